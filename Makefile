@@ -1,0 +1,62 @@
+# gripctl's entry points. `make demo` and `make test` set up everything they need on a fresh machine.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export UV_PYTHON_DOWNLOADS := never
+UV_VERSION := 0.13.8
+VENV := .venv
+GRIPCTL := $(VENV)/bin/gripctl
+PYTEST := $(VENV)/bin/pytest
+# Tests and benchmarks run with the pinned toolchain first on PATH.
+TOOLBIN = $(shell scripts/toolchain.sh)
+
+.PHONY: setup toolchain venv postgres demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics clean
+
+setup: toolchain venv  ## Build the pinned toolchain (cached) and the Python environment (locked).
+
+toolchain:
+	@scripts/toolchain.sh >/dev/null
+
+venv:
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@python3 -m uv sync --frozen --quiet
+
+postgres: ## Start the test PostgreSQL server (installs Debian's postgresql when missing).
+	@scripts/postgres.sh start
+
+demo: setup  ## A local cluster, the example platform deployed in dependency order, and its status.
+	@PATH="$(TOOLBIN):$$PATH" scripts/demo.sh
+
+demo-down:
+	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down
+
+test: setup postgres lint  ## Everything: lint, unit tests, cluster tests (starts the sandbox itself).
+	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PYTEST) tests
+
+test-unit: venv
+	@$(PYTEST) tests/unit
+
+test-cluster: setup
+	@PATH="$(TOOLBIN):$$PATH" $(PYTEST) tests/cluster
+
+lint: venv
+	@$(VENV)/bin/ruff check src tests bench
+	@$(VENV)/bin/ruff format --check src tests bench
+	@$(VENV)/bin/mypy
+
+fmt: venv
+	@$(VENV)/bin/ruff format src tests bench
+	@$(VENV)/bin/ruff check --fix src tests bench
+
+bench: bench-validate bench-deploy bench-metrics
+
+bench-validate: setup
+	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/validate.py
+
+bench-deploy: setup
+	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/deploy.py
+
+bench-metrics: setup postgres
+	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(VENV)/bin/python bench/metrics.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

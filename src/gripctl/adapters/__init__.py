@@ -1,0 +1,1 @@
+"""Adapters: thin typed wrappers around real tools (helm, kube API, sops/age, git, SMTP, HTTP)."""

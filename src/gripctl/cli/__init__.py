@@ -1,0 +1,1 @@
+"""CLI: the command-line face. Thin: parses arguments, calls services, renders output."""

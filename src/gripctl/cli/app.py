@@ -1,0 +1,106 @@
+"""The `gripctl` command: global options, subcommand registration, and error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gripctl import __version__
+from gripctl.cli.context import AppState
+from gripctl.cli.output import Output, OutputFormat
+from gripctl.errors import ExitCode, GripError
+
+app = typer.Typer(
+    name="gripctl",
+    help=(
+        "Deploy a Helm-based Kubernetes platform: validate, plan, approve, deploy in dependency order, "
+        "verify, roll back, and record every run.\n\n"
+        "Run inside a platform repository (the folder with gripctl.yaml), or pass --root."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Each module below owns one group of commands and exposes `register(app)`. Kept as a list so that
+# adding a command group never means editing the others.
+COMMAND_MODULES = [
+    "gripctl.cli.sandbox",
+    "gripctl.cli.validate",
+    "gripctl.cli.deploy",
+    "gripctl.cli.secrets",
+    "gripctl.cli.metrics",
+    "gripctl.cli.incidents",
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gripctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--output", "-o", help="Output format: text for people, json for machines."),
+    ] = OutputFormat.text,
+    root_dir: Annotated[
+        Path | None,
+        typer.Option("--root", "-C", help="Platform repository root (default: the current directory)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the commands gripctl runs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = AppState(output=Output(format=output), root=(root_dir or Path.cwd()).resolve(), verbose=verbose)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    """Entry point: run the app and turn GripErrors into a message and an exit code, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except GripError as exc:
+        _report(exc)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        # Typer vendors click privately, so its usage errors are recognised by shape, not by class.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(ExitCode.USAGE if code == 2 else code)  # 2 means "changes" for plan; usage is 64
+        raise
+
+
+def _report(exc: GripError) -> None:
+    if "--output" in sys.argv or "-o" in sys.argv:
+        # JSON mode: the error is a document on stdout too, so machines never parse a half-result.
+        argv = sys.argv
+        for flag in ("--output", "-o"):
+            if flag in argv and argv.index(flag) + 1 < len(argv) and argv[argv.index(flag) + 1] == "json":
+                Output(format=OutputFormat.json).document(exc.to_dict())
+    Output().error(str(exc).replace("[", "\\["))
+
+
+if __name__ == "__main__":
+    main()

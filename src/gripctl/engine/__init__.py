@@ -1,0 +1,1 @@
+"""Engine: executes plans (concurrency, approvals, verification, remediation, locks); it alone acts."""

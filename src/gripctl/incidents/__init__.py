@@ -1,0 +1,1 @@
+"""Incidents: severity rules, escalation paths and incident timelines, recorded in the ledger."""

@@ -1,0 +1,1 @@
+"""Ledger: the durable SQL record of runs, actions, events, plans, approvals, incidents and notifications."""

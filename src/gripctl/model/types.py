@@ -1,0 +1,106 @@
+"""The platform as typed data: what gripctl.yaml and the ops/ tree describe, after loading.
+
+These types are the contract between the model (which builds them from files) and every other
+room (plan, engine, validate, secrets, ledger). They hold no I/O and no behaviour beyond lookups.
+The file format is documented in docs/config.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from gripctl.errors import UsageError
+
+
+class Remediation(StrEnum):
+    """What to do with a release whose deploy failed verification."""
+
+    rollback = "rollback"  # helm rollback to the last good revision; a failed first install is uninstalled
+    uninstall = "uninstall"
+    none = "none"
+
+
+class Approval(StrEnum):
+    none = "none"
+    required = "required"
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """An HTTP health check run after a release is rolled out (`/health`, `/ready` style)."""
+
+    url: str
+    expect_status: int = 200
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class SecretsSource:
+    """A SOPS-encrypted values file that belongs to a release; decrypted in memory only."""
+
+    path: Path  # e.g. ops/secrets/010-cert-manager-secrets/values.sops.yaml
+
+
+@dataclass(frozen=True)
+class Release:
+    """One Helm release of the platform, in one environment's terms.
+
+    `id` is the folder name (`010-cert-manager`) and is what `needs`, `--only` and the ledger use.
+    `name` is the Helm release name (`cert-manager` by default: the id without its number).
+    """
+
+    id: str
+    name: str
+    namespace: str
+    chart_path: Path  # absolute path of the chart folder
+    order: int  # the NNN prefix; orders display and breaks ties
+    needs: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    # Values files in layering order, lowest first: chart values.yaml is implicit (helm applies it),
+    # then environment values, then per-release environment values.
+    values_files: tuple[Path, ...] = ()
+    # Decrypted secrets come after values_files, --set after everything.
+    secrets: tuple[SecretsSource, ...] = ()
+    set_values: dict[str, str] = field(default_factory=dict)
+    secrets_for: str | None = None  # set on a NNN-name-secrets release: the id of the release it serves
+    timeout_seconds: int = 300
+    remediation: Remediation = Remediation.rollback
+    http_checks: tuple[HttpCheck, ...] = ()
+    create_namespace: bool = True
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    context: str | None  # kubeconfig context; None = the current context
+    kubeconfig: Path | None = None
+    deploy: str = "manual"  # auto | manual: whether CI may deploy without a person
+    approval: Approval = Approval.none
+    approvers: tuple[str, ...] = ()
+    values_files: tuple[Path, ...] = ()  # environment-wide values, applied to every release
+    monitor_seconds: float = 0.0  # post-deploy monitoring window
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The whole platform for one environment: releases already resolved for `environment`."""
+
+    root: Path
+    config_path: Path
+    environment: Environment
+    environments: dict[str, Environment]
+    releases: dict[str, Release]  # id -> release, in `order` order
+    raw: dict[str, object] = field(default_factory=dict)  # the parsed gripctl.yaml, for other rooms
+
+    def release(self, release_id: str) -> Release:
+        try:
+            return self.releases[release_id]
+        except KeyError:
+            known = ", ".join(self.releases) or "(none)"
+            raise UsageError(
+                f"no release named {release_id!r} in {self.config_path.name}",
+                hint=f"known releases: {known}",
+            ) from None

@@ -1,0 +1,1 @@
+"""Notify: routes events to channels (Slack, email, PagerDuty, webhooks) with retries, recorded."""

@@ -1,0 +1,1 @@
+"""Plan: pure decisions; desired (model) vs observed state gives one action per release and the DAG."""

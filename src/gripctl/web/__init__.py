@@ -1,0 +1,1 @@
+"""Web: the dashboard and HTTP API face (later). Thin, like the CLI."""
