@@ -1,0 +1,204 @@
+"""The `helm` v4 binary as typed Python calls. Thin: builds argv, parses JSON output, raises ToolError.
+
+Values from secrets are passed as `stdin` and reach helm as `--values -`: they never touch disk.
+Every call takes a `KubeTarget` so the environment's kubeconfig/context are explicit, never implied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gripctl.adapters.process import Completed, run, run_async
+from gripctl.errors import ToolError
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """Which cluster helm talks to."""
+
+    context: str | None = None
+    kubeconfig: Path | None = None
+
+    def args(self) -> list[str]:
+        out: list[str] = []
+        if self.kubeconfig is not None:
+            out += ["--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            out += ["--kube-context", self.context]
+        return out
+
+
+@dataclass(frozen=True)
+class Values:
+    """The values of one release, lowest precedence first; `stdin_yaml` is merged after the files."""
+
+    files: Sequence[Path] = ()
+    stdin_yaml: bytes | None = None  # decrypted secrets, in memory only
+    set_values: dict[str, str] = field(default_factory=dict)
+
+    def args(self) -> list[str]:
+        out: list[str] = []
+        for f in self.files:
+            out += ["--values", str(f)]
+        if self.stdin_yaml is not None:
+            out += ["--values", "-"]
+        for key, value in self.set_values.items():
+            out += ["--set", f"{key}={value}"]
+        return out
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    revision: int
+    status: str  # deployed, failed, superseded, pending-install, pending-upgrade, pending-rollback, ...
+    chart: str  # name-version
+    app_version: str
+    updated: str
+    description: str
+
+
+def template(
+    name: str, chart: Path, namespace: str, values: Values, *, kube_version: str | None = None
+) -> str:
+    """Render a chart offline (`helm template`); returns the multi-document manifest."""
+    args = ["template", name, str(chart), "--namespace", namespace, *values.args()]
+    if kube_version:
+        args += ["--kube-version", kube_version]
+    return run("helm", args, stdin=values.stdin_yaml).stdout
+
+
+async def template_async(
+    name: str, chart: Path, namespace: str, values: Values, *, kube_version: str | None = None
+) -> str:
+    args = ["template", name, str(chart), "--namespace", namespace, *values.args()]
+    if kube_version:
+        args += ["--kube-version", kube_version]
+    return (await run_async("helm", args, stdin=values.stdin_yaml)).stdout
+
+
+async def lint_async(chart: Path, values: Values) -> Completed:
+    """`helm lint`; not raising: the caller turns its messages into findings."""
+    return await run_async("helm", ["lint", str(chart), *values.args()], stdin=values.stdin_yaml, check=False)
+
+
+async def upgrade_install(
+    name: str,
+    chart: Path,
+    namespace: str,
+    values: Values,
+    target: KubeTarget,
+    *,
+    timeout_seconds: int,
+    create_namespace: bool = True,
+    description: str | None = None,
+) -> Completed:
+    """`helm upgrade --install` with server-side apply. Helm waits only for hooks: gripctl verifies
+    health itself by watching, so that a failing pod is detected now, not at helm's timeout."""
+    args = [
+        "upgrade", "--install", name, str(chart),
+        "--namespace", namespace,
+        "--server-side", "true",
+        "--wait", "hookOnly",
+        "--timeout", f"{timeout_seconds}s",
+        *values.args(),
+        *target.args(),
+    ]  # fmt: skip
+    if create_namespace:
+        args.append("--create-namespace")
+    if description:
+        args += ["--description", description[:256]]
+    return await run_async("helm", args, stdin=values.stdin_yaml)
+
+
+async def rollback(
+    name: str, namespace: str, target: KubeTarget, *, revision: int | None = None, timeout_seconds: int = 300
+) -> Completed:
+    """`helm rollback` to `revision` (default: the previous one)."""
+    args = ["rollback", name]
+    if revision is not None:
+        args.append(str(revision))
+    args += [
+        "--namespace",
+        namespace,
+        "--server-side",
+        "auto",
+        "--timeout",
+        f"{timeout_seconds}s",
+        *target.args(),
+    ]
+    return await run_async("helm", args)
+
+
+async def uninstall(
+    name: str, namespace: str, target: KubeTarget, *, timeout_seconds: int = 300
+) -> Completed:
+    args = ["uninstall", name, "--namespace", namespace, "--timeout", f"{timeout_seconds}s", *target.args()]
+    return await run_async("helm", args)
+
+
+async def history(
+    name: str, namespace: str, target: KubeTarget, *, max_entries: int = 20
+) -> list[HistoryEntry]:
+    """Release history, oldest first; empty when the release does not exist."""
+    result = await run_async(
+        "helm",
+        [
+            "history",
+            name,
+            "--namespace",
+            namespace,
+            "--max",
+            str(max_entries),
+            "--output",
+            "json",
+            *target.args(),
+        ],
+        check=False,
+    )
+    if not result.ok:
+        if "release: not found" in result.stderr or "not found" in result.stderr.lower():
+            return []
+        raise ToolError(f"helm history {name} -n {namespace} failed: {result.stderr.strip()}")
+    rows: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+    return [
+        HistoryEntry(
+            revision=int(r["revision"]),
+            status=str(r.get("status", "")),
+            chart=str(r.get("chart", "")),
+            app_version=str(r.get("app_version", "")),
+            updated=str(r.get("updated", "")),
+            description=str(r.get("description", "")),
+        )
+        for r in rows
+    ]
+
+
+async def get_manifest(name: str, namespace: str, target: KubeTarget, *, revision: int | None = None) -> str:
+    args = ["get", "manifest", name, "--namespace", namespace, *target.args()]
+    if revision is not None:
+        args += ["--revision", str(revision)]
+    return (await run_async("helm", args)).stdout
+
+
+async def get_values(
+    name: str, namespace: str, target: KubeTarget, *, revision: int | None = None
+) -> dict[str, Any]:
+    """The user-supplied values of a release (may contain secrets: callers must mask before showing)."""
+    args = ["get", "values", name, "--namespace", namespace, "--output", "json", *target.args()]
+    if revision is not None:
+        args += ["--revision", str(revision)]
+    out = (await run_async("helm", args)).stdout
+    data = json.loads(out or "null")
+    return data if isinstance(data, dict) else {}
+
+
+async def list_releases(namespace: str | None, target: KubeTarget) -> list[dict[str, Any]]:
+    """All releases in every state (deployed, failed, pending-*, ...)."""
+    args = ["list", "--all", "--output", "json", *target.args()]
+    args += ["--namespace", namespace] if namespace else ["--all-namespaces"]
+    rows: list[dict[str, Any]] = json.loads((await run_async("helm", args)).stdout or "[]")
+    return rows
