@@ -32,6 +32,8 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "gripctl.cli.sandbox",
     "gripctl.cli.validate",
+    "gripctl.cli.graph",
+    "gripctl.cli.plan",
     "gripctl.cli.deploy",
     "gripctl.cli.secrets",
     "gripctl.cli.metrics",
