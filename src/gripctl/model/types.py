@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from gripctl.errors import UsageError
+from gripctl.errors import Location, UsageError
 
 
 class Remediation(StrEnum):
@@ -94,6 +94,9 @@ class Platform:
     environments: dict[str, Environment]
     releases: dict[str, Release]  # id -> release, in `order` order
     raw: dict[str, object] = field(default_factory=dict)  # the parsed gripctl.yaml, for other rooms
+    # Where each key of gripctl.yaml sits, by key path ("releases.020-cluster-issuers.needs[0]"), so
+    # that other rooms (validate, policies) can point at the line too. Empty for hand-built platforms.
+    locations: dict[str, Location] = field(default_factory=dict)
 
     def release(self, release_id: str) -> Release:
         try:
