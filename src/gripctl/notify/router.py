@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from gripctl.adapters.notifiers import Channel, Delivery
 from gripctl.errors import GripError
@@ -38,10 +38,8 @@ class Outcome:
     error: str | None
 
 
-class DeliveryRecorder(Protocol):
-    """Where outcomes are recorded (the ledger); any error it raises is logged, not propagated."""
-
-    def __call__(self, outcome: Outcome) -> None: ...
+# Where outcomes are recorded (the ledger); any error it raises is logged, not propagated.
+DeliveryRecorder = Callable[[Outcome], None]
 
 
 class Notifier:
