@@ -27,18 +27,53 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Each module below owns one group of commands and exposes `register(app)`. Kept as a list so that
-# adding a command group never means editing the others.
-COMMAND_MODULES = [
-    "gripctl.cli.sandbox",
-    "gripctl.cli.validate",
-    "gripctl.cli.graph",
-    "gripctl.cli.plan",
-    "gripctl.cli.deploy",
-    "gripctl.cli.secrets",
-    "gripctl.cli.metrics",
-    "gripctl.cli.incidents",
-]
+# Each module owns one group of commands and exposes `register(app)`. Command modules import heavy
+# libraries (kubernetes, SQLAlchemy, Alembic) at the top, so only the module of the command being run
+# is imported: `gripctl graph` must not pay for the engine. Unknown commands and --help load them all.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "gripctl.cli.sandbox": ("sandbox",),
+    "gripctl.cli.validate": ("validate",),
+    "gripctl.cli.graph": ("graph",),
+    "gripctl.cli.plan": ("plan",),
+    "gripctl.cli.deploy": (
+        "deploy",
+        "apply",
+        "approve",
+        "status",
+        "history",
+        "rollback",
+        "verify",
+        "recover",
+        "runs",
+    ),
+    "gripctl.cli.secrets": ("secrets",),
+    "gripctl.cli.metrics": ("metrics",),
+    "gripctl.cli.incidents": ("incident",),
+}
+_OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
+_registered: set[str] = set()
+
+
+def _requested_command(argv: list[str]) -> str | None:
+    """The first positional argument (the command name), skipping global options and their values."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def register_commands(argv: list[str] | None = None) -> None:
+    command = _requested_command(sys.argv[1:] if argv is None else argv)
+    wanted = [m for m, names in COMMAND_MODULES.items() if command in names] or list(COMMAND_MODULES)
+    for name in wanted:
+        if name not in _registered:  # main() may run many times in one process (tests)
+            importlib.import_module(name).register(app)
+            _registered.add(name)
 
 
 def _version(value: bool) -> None:
@@ -66,13 +101,10 @@ def root(
     ctx.obj = AppState(output=Output(format=output), root=(root_dir or Path.cwd()).resolve(), verbose=verbose)
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
-
-
 def main() -> None:
     """Entry point: run the app and turn GripErrors into a message and an exit code, never a traceback."""
     try:
+        register_commands()
         app(standalone_mode=False)
     except GripError as exc:
         _report(exc)
