@@ -43,6 +43,7 @@ TOP_KEYS = (
     "policies",
     "notifications",
     "incidents",
+    "secrets_rotation",  # validated by gripctl.secrets.rotation (docs/secrets.md)
 )
 LEDGER_KEYS = ("url",)
 DEFAULT_KEYS = ("timeout", "remediation", "create_namespace")
