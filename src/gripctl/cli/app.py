@@ -105,7 +105,9 @@ def main() -> None:
     """Entry point: run the app and turn GripErrors into a message and an exit code, never a traceback."""
     try:
         register_commands()
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of `typer.Exit(code)` instead of raising it.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except GripError as exc:
         _report(exc)
         sys.exit(exc.exit_code)

@@ -55,6 +55,8 @@ class ReleasePlan:
     needs: tuple[str, ...] = ()
     changes: tuple[ObjectChange, ...] = ()
     reason: str = ""  # one line: why this action (e.g. "values changed", "pending-upgrade since 12:03")
+    deployed_revision: int | None = None  # the last deployed revision: where unlock/rollback goes back to
+    helm_status: str | None = None  # helm's own status word (pending-upgrade, ...) behind `status`
 
     @property
     def changed(self) -> bool:

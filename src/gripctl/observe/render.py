@@ -1,0 +1,209 @@
+"""Render the desired state of a release: `helm template` with gripctl's values layering, plus the
+digests of everything the render was made from (chart files, values files, secrets, --set values).
+
+Layering, lowest first (docs/config.md): chart values.yaml (helm applies it), values files, decrypted
+secrets (piped to helm on stdin, never written to disk), then --set values. The same layering is
+merged here in memory to get the *user values* helm will record, so that they can be compared with
+`helm get values` of the live release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gripctl.adapters import helm
+from gripctl.errors import ConfigError, Location, ToolError
+from gripctl.model.types import Platform, Release
+from gripctl.observe.types import DesiredRelease
+from gripctl.plan.diff import leaf_paths
+from gripctl.plan.digest import canonical_json, secrets_digest, sha256_bytes, sha256_text, tree_digest
+
+
+def display_path(path: Path, root: Path) -> str:
+    """A repository-relative path for messages and input names; absolute when outside the repository."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's merge of user values files: maps merge recursively, anything else in `over` wins."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        elif isinstance(value, Mapping):
+            out[key] = deep_merge({}, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    parts, current, escaped = [], "", False
+    for ch in text:
+        if escaped:
+            current += ch if ch == sep else "\\" + ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == sep:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current + ("\\" if escaped else ""))
+    return parts
+
+
+def _typed(value: str) -> Any:
+    # helm's strvals typing for --set: true/false/null, and integers without a leading zero.
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "null":
+        return None
+    if value == "0" or (value[:1] in "+-123456789" and value.lstrip("+-").isdigit()):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_set_values(set_values: Mapping[str, str]) -> dict[str, Any]:
+    """`--set key=value` pairs as helm reads them (dotted keys, `\\.` escapes, comma-separated pairs).
+
+    List indexes (`a[0]=x`) are kept as literal key names: gripctl's own --set values do not use them.
+    """
+    out: dict[str, Any] = {}
+    for key, value in set_values.items():
+        # helm receives "key=value" and splits several pairs on unescaped commas.
+        pairs = _split_unescaped(f"{key}={value}", ",")
+        for pair in pairs:
+            k, _, v = pair.partition("=")
+            path = _split_unescaped(k, ".")
+            node: dict[str, Any] = {}
+            leaf: Any = _typed(v)
+            for part in reversed(path[1:]):
+                leaf = {part: leaf}
+            node[path[0]] = leaf
+            out = deep_merge(out, node)
+    return out
+
+
+def _load_values_file(path: Path, root: Path, release: Release) -> dict[str, Any]:
+    where = display_path(path, root)
+    if not path.is_file():
+        raise ConfigError(
+            f"values file {where} of release {release.id} does not exist",
+            hint="create it, or remove it from the release's values in gripctl.yaml",
+        )
+    try:
+        data = yaml.safe_load(path.read_bytes())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ConfigError(
+            f"values file is not valid YAML: {exc.problem}",
+            location=Location(where, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
+            hint="fix the YAML syntax, then re-run",
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"values file {where} must hold a mapping at the top, not {type(data).__name__}",
+            location=Location(where, 1),
+        )
+    return data
+
+
+def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
+    chart_yaml = chart / "Chart.yaml"
+    where = display_path(chart_yaml, root)
+    if not chart_yaml.is_file():
+        raise ConfigError(
+            f"release {release.id}: {where} does not exist", hint="is chart_path the chart folder?"
+        )
+    try:
+        meta = yaml.safe_load(chart_yaml.read_bytes()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict) or not meta.get("name") or not meta.get("version"):
+        raise ConfigError(f"{where} needs `name` and `version`", location=Location(where, 1))
+    return str(meta["name"]), str(meta["version"])
+
+
+def _decrypted_secrets(platform: Platform, release: Release) -> bytes | None:
+    if not release.secrets:
+        return None
+    from gripctl.secrets.values import merged_values  # the secrets room owns decryption
+
+    return merged_values(release.secrets, platform.root)
+
+
+async def render_desired(
+    platform: Platform, release: Release, *, kube_version: str | None = None, is_upgrade: bool = False
+) -> DesiredRelease:
+    """The release as the repository wants it. Reads files and runs `helm template`; no cluster access.
+
+    `kube_version` (the live server's) and `is_upgrade` (the release exists) make the render match what
+    `helm upgrade` would store, so that an unchanged release diffs empty.
+    """
+    root = platform.root
+    chart = release.chart_path if release.chart_path.is_absolute() else root / release.chart_path
+    chart_name, version = _chart_meta(chart, root, release)
+    files = [f if f.is_absolute() else root / f for f in release.values_files]
+    inputs: dict[str, str] = {f"chart {display_path(chart, root)}": tree_digest(chart)}
+
+    merged: dict[str, Any] = {}
+    for f in files:
+        merged = deep_merge(merged, _load_values_file(f, root, release))
+        inputs[f"values file {display_path(f, root)}"] = sha256_bytes(f.read_bytes())
+
+    decrypted = _decrypted_secrets(platform, release)
+    secret_values: frozenset[str] = frozenset()
+    secret_paths: frozenset[str] = frozenset()
+    if decrypted is not None:
+        secret_data = yaml.safe_load(decrypted) or {}
+        if isinstance(secret_data, dict):
+            merged = deep_merge(merged, secret_data)
+            secret_paths = frozenset(p for p, _ in leaf_paths(secret_data))
+        from gripctl.secrets.values import secret_leaves
+
+        secret_values = frozenset(secret_leaves(decrypted))
+        inputs[f"secrets {release.id}"] = secrets_digest(decrypted)
+    if release.set_values:
+        merged = deep_merge(merged, parse_set_values(release.set_values))
+        inputs[f"set values {release.id}"] = sha256_text(canonical_json(release.set_values))
+
+    values = helm.Values(files=files, stdin_yaml=decrypted, set_values=dict(release.set_values))
+    try:
+        manifest = await helm.render_release_manifest_async(
+            release.name, chart, release.namespace, values, kube_version=kube_version, is_upgrade=is_upgrade
+        )
+    except ToolError as exc:
+        detail = exc.message
+        for secret in sorted(secret_values, key=len, reverse=True):
+            detail = detail.replace(secret, "***")  # helm may echo a value back in its error
+        raise ToolError(
+            f"release {release.id}: rendering chart {display_path(chart, root)} failed: {detail}",
+            hint=f"reproduce with `helm template {release.name} {display_path(chart, root)}` and the "
+            "release's values files; fix the template or values",
+        ) from None
+    return DesiredRelease(
+        release_id=release.id,
+        manifest=manifest,
+        chart_name=chart_name,
+        chart_version=version,
+        values_digest=sha256_text(canonical_json(merged)),
+        values=merged,
+        secret_values=secret_values,
+        secret_paths=secret_paths,
+        inputs=inputs,
+    )

@@ -1,0 +1,180 @@
+"""Object-level diff of two Helm manifests, with secrets masked. Pure: text in, ObjectChanges out.
+
+Objects are keyed by (API group/kind, namespace, name) — not by version, so that moving a kind from
+v1beta1 to v1 shows as a change, not a removal plus an addition. A `changed` object carries a unified
+diff of its normalised YAML (sorted keys). Masking happens before any text is produced:
+
+- a `Secret`'s `data` and `stringData` values are always replaced, keeping only whether each key
+  changed, so a diff says "key password changed" and never shows a value;
+- every known secret value (leaf of the decrypted secrets, live or desired) is replaced wherever it
+  appears, inside any string of any object (ConfigMaps, container args, annotations).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import yaml
+
+from gripctl.errors import ConfigError
+from gripctl.plan.types import ObjectChange
+from gripctl.secrets.values import mask  # the secrets room owns the masking rule
+
+ObjectKey = tuple[str, str | None, str]  # (group/kind, namespace, name)
+
+MASK = "<secret>"
+SECRET_CHANGED_BEFORE = "<secret: old value>"
+SECRET_CHANGED_AFTER = "<secret: new value>"
+
+# Kinds that have no namespace; any other kind without metadata.namespace lives in the release's.
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace", "Node", "PersistentVolume", "StorageClass", "CSIDriver", "CSINode", "ClusterRole",
+        "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass", "RuntimeClass", "IngressClass",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "APIService", "ClusterIssuer", "VolumeSnapshotClass",
+        "FlowSchema", "PriorityLevelConfiguration",
+    }
+)  # fmt: skip
+
+
+def leaf_paths(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) for every scalar leaf of YAML data; `a.b[0].c` style."""
+    if isinstance(data, Mapping):
+        if not data and prefix:
+            yield prefix, {}
+        for k, v in data.items():
+            yield from leaf_paths(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list):
+        if not data and prefix:
+            yield prefix, []
+        for i, v in enumerate(data):
+            yield from leaf_paths(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, data
+
+
+def kind_label(obj: Mapping[str, Any]) -> str:
+    """`apps/Deployment`, or just `ConfigMap` for the core group."""
+    api_version = str(obj.get("apiVersion", ""))
+    group = api_version.rpartition("/")[0]
+    kind = str(obj.get("kind", "?"))
+    return f"{group}/{kind}" if group else kind
+
+
+def parse_manifest(
+    text: str, default_namespace: str, *, what: str = "manifest"
+) -> dict[ObjectKey, dict[str, Any]]:
+    """The objects of a multi-document manifest by key; empty documents (and `# Source:` only) skipped."""
+    objects: dict[ObjectKey, dict[str, Any]] = {}
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{what} is not valid YAML: {exc}", hint="render it with `helm template` to see why"
+        ) from None
+    for doc in docs:
+        if not isinstance(doc, dict) or "kind" not in doc:
+            continue
+        items = doc.get("items") if str(doc["kind"]).endswith("List") else None
+        for obj in items if isinstance(items, list) else [doc]:
+            if not isinstance(obj, dict):
+                continue
+            meta = obj.get("metadata") or {}
+            kind = str(obj.get("kind", "?"))
+            namespace = meta.get("namespace") or (None if kind in CLUSTER_SCOPED else default_namespace)
+            objects[(kind_label(obj), namespace, str(meta.get("name", "?")))] = obj
+    return objects
+
+
+def _is_secret(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
+
+
+def _mask_strings(node: Any, secret_values: Iterable[str]) -> Any:
+    values = list(secret_values)
+    if not values:
+        return node
+
+    def walk(n: Any) -> Any:
+        if isinstance(n, str):
+            return mask(n, values)
+        if isinstance(n, Mapping):
+            return {walk(k) if isinstance(k, str) else k: walk(v) for k, v in n.items()}
+        if isinstance(n, list):
+            return [walk(v) for v in n]
+        return n
+
+    return walk(node)
+
+
+def _mask_secret_data(live: dict[str, Any] | None, desired: dict[str, Any] | None) -> None:
+    """Replace Secret data/stringData values in place, keeping only which keys changed."""
+    for field_name in ("data", "stringData"):
+        before = live.get(field_name) if live is not None else None
+        after = desired.get(field_name) if desired is not None else None
+        before = before if isinstance(before, dict) else None
+        after = after if isinstance(after, dict) else None
+        for key in set(before or {}) | set(after or {}):
+            same = before is not None and after is not None and key in before and key in after
+            same = same and before[key] == after[key]  # type: ignore[index]
+            if before is not None and key in before:
+                before[key] = MASK if same or after is None or key not in after else SECRET_CHANGED_BEFORE
+            if after is not None and key in after:
+                after[key] = MASK if same or before is None or key not in before else SECRET_CHANGED_AFTER
+
+
+def masked_pair(
+    live: dict[str, Any] | None, desired: dict[str, Any] | None, secret_values: Iterable[str]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Copies of both sides of one object with every secret masked (see the module docstring)."""
+    values = list(secret_values)
+    live_m = _mask_strings(live, values) if live is not None else None
+    desired_m = _mask_strings(desired, values) if desired is not None else None
+    if any(o is not None and _is_secret(o) for o in (live, desired)):
+        live_m = yaml.safe_load(yaml.safe_dump(live_m)) if live_m is not None else None  # deep copies
+        desired_m = yaml.safe_load(yaml.safe_dump(desired_m)) if desired_m is not None else None
+        _mask_secret_data(live_m, desired_m)
+    return live_m, desired_m
+
+
+def normalised_yaml(obj: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(
+        dict(obj), sort_keys=True, default_flow_style=False, width=10_000, allow_unicode=True
+    )
+
+
+def diff_manifests(
+    live_manifest: str, desired_manifest: str, namespace: str, secret_values: Iterable[str] = ()
+) -> tuple[ObjectChange, ...]:
+    """Objects added, changed and removed from live to desired, in a stable order, secrets masked."""
+    values = list(secret_values)
+    live = parse_manifest(live_manifest, namespace, what="the live manifest")
+    desired = parse_manifest(desired_manifest, namespace, what="the rendered manifest")
+    changes: list[ObjectChange] = []
+    for key in sorted(set(live) | set(desired), key=lambda k: (k[0], k[1] or "", k[2])):
+        kind, ns, name = key
+        before, after = live.get(key), desired.get(key)
+        if before == after:
+            continue
+        if before is None:
+            changes.append(ObjectChange(kind=kind, namespace=ns, name=name, change="added"))
+            continue
+        if after is None:
+            changes.append(ObjectChange(kind=kind, namespace=ns, name=name, change="removed"))
+            continue
+        before_m, after_m = masked_pair(before, after, values)
+        assert before_m is not None and after_m is not None
+        where = f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+        lines = difflib.unified_diff(
+            normalised_yaml(before_m).splitlines(),
+            normalised_yaml(after_m).splitlines(),
+            fromfile=f"live {where}",
+            tofile=f"desired {where}",
+            lineterm="",
+        )
+        text = "\n".join(lines) or "(only secret values differ; they are masked)"
+        changes.append(ObjectChange(kind=kind, namespace=ns, name=name, change="changed", diff=text))
+    return tuple(changes)
