@@ -1,9 +1,127 @@
-"""gripctl validate and gripctl graph: check the platform and show its dependency graph."""
+"""gripctl validate: every pre-deployment check of the platform, for every environment, as a report."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+from enum import StrEnum
+from typing import Annotated
+
 import typer
+
+from gripctl.cli.context import state
+from gripctl.cli.output import OutputFormat, to_json
+from gripctl.cli.selection import (
+    apply_selection,
+    environment_option,
+    include_dependents_option,
+    include_needs_option,
+    only_option,
+    selector_option,
+)
+from gripctl.model import Graph, environment_names, load_platform
+from gripctl.validate import Options, Severity, validate
+from gripctl.validate.report import github_annotations, render_text, to_sarif
+from gripctl.validate.schema import DEFAULT_KUBE_VERSION
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+def validate_command(
+    ctx: typer.Context,
+    environment: Annotated[str | None, environment_option] = None,
+    only: Annotated[list[str] | None, only_option] = None,
+    include_needs: Annotated[bool, include_needs_option] = False,
+    include_dependents: Annotated[bool, include_dependents_option] = False,
+    selector: Annotated[list[str] | None, selector_option] = None,
+    server: Annotated[
+        bool,
+        typer.Option(
+            "--server", help="Render with `helm install --dry-run=server` against the environment's cluster."
+        ),
+    ] = False,
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Git ref to compare charts against: changed charts need a new version."),
+    ] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option(
+            "--fail-on", help="Fail on findings at or above this severity (default: policies.fail_on)."
+        ),
+    ] = None,
+    report_format: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            help="text, json, sarif (code scanning) or github (Actions annotations; the default when "
+            "GITHUB_ACTIONS=true). Default: text, or json with --output json.",
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option("--output", "-o", help="Same as the global --output, accepted after `validate` too."),
+    ] = None,
+    kube_version: Annotated[
+        str, typer.Option("--kube-version", help="Kubernetes version the schemas are checked against.")
+    ] = DEFAULT_KUBE_VERSION,
+) -> None:
+    """Check every selected release in every environment (or -e ENV) before it is deployed.
+
+    helm lint and render with the environment's values, Kubernetes schema (and the platform's own CRDs),
+    yamllint, secret scanning, workload policies, chart version bumps (--base) and image scanning.
+    Exit codes: 0 clean, 1 findings at or above the failing severity, 2 the input itself is broken.
+    """
+    st = state(ctx)
+    root = st.root
+    names: list[str | None] = [environment] if environment else [*environment_names(root)] or [None]
+    platforms = [load_platform(root, name) for name in names]
+    first = platforms[0]
+    selecting = bool(only or selector or include_needs or include_dependents)
+    selected = (
+        apply_selection(first, Graph.from_platform(first), only, include_needs, include_dependents, selector)
+        if selecting
+        else None
+    )
+    options = Options(server=server, base=base, fail_on=fail_on, kube_version=kube_version)
+
+    fmt = report_format
+    if fmt is None:
+        if st.output.json or output is OutputFormat.json:
+            fmt = ReportFormat.json
+        elif os.environ.get("GITHUB_ACTIONS") == "true":
+            fmt = ReportFormat.github
+        else:
+            fmt = ReportFormat.text
+
+    if st.output.interactive and fmt is ReportFormat.text:
+        with st.output.console.status(
+            f"validating {len(first.releases)} release(s) in {len(platforms)} environment(s)"
+        ):
+            report = asyncio.run(validate(platforms, selected, options))
+    else:
+        report = asyncio.run(validate(platforms, selected, options))
+
+    if fmt is ReportFormat.json:
+        typer.echo(to_json(report.to_dict()))
+    elif fmt is ReportFormat.sarif:
+        typer.echo(to_json(to_sarif(report)))
+    elif fmt is ReportFormat.github:
+        for line in github_annotations(report):
+            typer.echo(line)
+        render_text(report, st.output.console)
+    else:
+        render_text(report, st.output.console)
+    # SystemExit rather than typer.Exit: app.main() runs click with standalone_mode=False, where
+    # typer.Exit's code is returned, not exited with, and would be lost.
+    raise SystemExit(report.exit_code)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app (none yet)."""
+    """Add `gripctl validate` to the root app."""
+    app.command("validate")(validate_command)
