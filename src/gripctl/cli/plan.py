@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -164,30 +164,14 @@ def _write_out(result: Plan, out: Path | None) -> str | None:
     return str(out)
 
 
-def _ledger_url(platform: Platform) -> tuple[str | None, bool]:
-    """(url to open, whether a ledger is there to save to). $GRIPCTL_DATABASE_URL wins, then
-    gripctl.yaml's ledger.url (a relative SQLite path is relative to the repository), then the default
-    .gripctl/ledger.sqlite — which counts only when it exists: `plan` alone never creates a ledger."""
-    from gripctl.ledger import DATABASE_URL_ENV
-
-    if os.environ.get(DATABASE_URL_ENV):
-        return None, True
-    ledger_cfg: Any = platform.raw.get("ledger") or {}
-    url = ledger_cfg.get("url") if isinstance(ledger_cfg, dict) else None
-    if isinstance(url, str) and url:
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
-            url = prefix + str(platform.root / url[len(prefix) :])
-        return url, True
-    return None, (platform.root / ".gripctl" / "ledger.sqlite").is_file()
-
-
 def _save_to_ledger(platform: Platform, result: Plan) -> bool:
-    url, present = _ledger_url(platform)
-    if not present:
-        return False
-    from gripctl.ledger import open_ledger
+    from gripctl.ledger import DATABASE_URL_ENV, open_ledger
+    from gripctl.ledger.store import configured_url
 
-    ledger = open_ledger(url, root=platform.root)
+    # `plan` alone never creates a ledger: it saves only to one that is configured or already there.
+    configured = os.environ.get(DATABASE_URL_ENV) or configured_url(platform.root)
+    if not configured and not (platform.root / ".gripctl" / "ledger.sqlite").is_file():
+        return False
+    ledger = open_ledger(root=platform.root)
     ledger.save_plan(result.digest, result.environment, plan_to_dict(result), result.git_commit)
     return True

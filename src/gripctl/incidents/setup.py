@@ -7,41 +7,17 @@ from typing import Any
 
 import yaml
 
-from gripctl.errors import ConfigError, Location
+from gripctl.errors import ConfigError
 from gripctl.incidents import config as incidents_config
 from gripctl.incidents.service import IncidentService, ledger_recorder
 from gripctl.ledger import Ledger, open_ledger
+from gripctl.model.settings import read_settings
 from gripctl.notify import config as notify_config
 from gripctl.notify.router import Notifier
 
 
-def platform_settings(root: Path) -> dict[str, Any]:
-    """gripctl.yaml as plain data ({} when the folder has none: incidents work without a platform)."""
-    path = root / "gripctl.yaml"
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(
-            f"gripctl.yaml is not valid YAML: {exc}", location=Location(str(path), line)
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError("gripctl.yaml must be a mapping", location=Location(str(path), 1))
-    return data
-
-
-def ledger_for(root: Path, settings: dict[str, Any] | None = None) -> Ledger:
-    """The platform's ledger: $GRIPCTL_DATABASE_URL, else gripctl.yaml `ledger.url`, else .gripctl/ SQLite."""
-    import os
-
-    from gripctl.ledger import DATABASE_URL_ENV
-
-    settings = platform_settings(root) if settings is None else settings
-    url = os.environ.get(DATABASE_URL_ENV) or (settings.get("ledger") or {}).get("url")
-    return open_ledger(url, root=root)
+def ledger_for(root: Path) -> Ledger:
+    return open_ledger(root=root)
 
 
 def notifier_for(root: Path, ledger: Ledger, settings: dict[str, Any]) -> Notifier:
@@ -66,8 +42,8 @@ def _sops_value(path: Path, dotted_key: str, root: Path) -> str:
 
 
 def incident_service(root: Path) -> IncidentService:
-    settings = platform_settings(root)
-    ledger = ledger_for(root, settings)
+    settings = read_settings(root)
+    ledger = ledger_for(root)
     notifier = notifier_for(root, ledger, settings)
     channels = (settings.get("notifications") or {}).get("channels") or {}
     return IncidentService(ledger, incidents_config.parse(settings.get("incidents"), channels), notifier)

@@ -80,10 +80,29 @@ def default_url(root: Path | None) -> str:
     return f"sqlite:///{base / 'ledger.sqlite'}"
 
 
+def configured_url(root: Path | None) -> str | None:
+    """gripctl.yaml's `ledger.url` under `root`; a relative SQLite path is relative to the repository."""
+    from gripctl.model.settings import read_settings
+
+    if root is None:
+        return None
+    section = read_settings(root).get("ledger")
+    url = section.get("url") if isinstance(section, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
+        path = root / url[len(prefix) :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = prefix + str(path)
+    return url
+
+
 def open_ledger(url: str | None = None, *, root: Path | None = None) -> Ledger:
-    """Open (creating or migrating to head as needed) the ledger at `url`, $GRIPCTL_DATABASE_URL, or
-    `<root>/.gripctl/ledger.sqlite`. Raises LedgerError when the database cannot be reached."""
-    url = url or os.environ.get(DATABASE_URL_ENV) or None
+    """Open (creating or migrating to head as needed) the ledger at `url`, else $GRIPCTL_DATABASE_URL,
+    else gripctl.yaml's `ledger.url` under `root`, else `<root>/.gripctl/ledger.sqlite`.
+    Raises LedgerError when the database cannot be reached."""
+    url = url or os.environ.get(DATABASE_URL_ENV) or configured_url(root)
     if url is None:
         (root or Path.cwd()).joinpath(".gripctl").mkdir(parents=True, exist_ok=True)
         url = default_url(root)

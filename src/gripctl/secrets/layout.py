@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gripctl.errors import ConfigError, UsageError
+from gripctl.errors import UsageError
+from gripctl.model.settings import read_settings
 
 CONFIG_FILE = "gripctl.yaml"
 SOPS_CONFIG = ".sops.yaml"
@@ -26,14 +25,7 @@ _ENCRYPTED_SUFFIXES = (".sops.yaml", ".sops.yml")
 
 def platform_config(root: Path) -> dict[str, Any]:
     """The parsed gripctl.yaml ({} when the file does not exist)."""
-    path = root / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", hint="fix the YAML syntax") from None
-    return data if isinstance(data, dict) else {}
+    return read_settings(root)
 
 
 def secrets_dir(root: Path) -> Path:

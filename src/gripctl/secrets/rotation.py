@@ -179,22 +179,6 @@ def rotate(
     return RotationResult(name, path, tuple(wanted), tuple(added), actor, problem)
 
 
-def _ledger_url(root: Path) -> str | None:
-    """gripctl.yaml `ledger.url`, with a relative SQLite path taken relative to the platform root."""
-    if os.environ.get("GRIPCTL_DATABASE_URL"):
-        return None  # open_ledger gives the environment variable precedence
-    ledger = platform_config(root).get("ledger")
-    url = ledger.get("url") if isinstance(ledger, dict) else None
-    if not isinstance(url, str) or not url:
-        return None
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/"):
-        path = root / url.removeprefix(prefix)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return prefix + str(path)
-    return url
-
-
 def record_rotation(
     root: Path, component: str, keys: list[str], actor: str, environment: str | None
 ) -> str | None:
@@ -202,7 +186,7 @@ def record_rotation(
     from gripctl.ledger import open_ledger  # SQLAlchemy and Alembic load only when a rotation happened
 
     try:
-        with open_ledger(_ledger_url(root), root=root) as ledger:
+        with open_ledger(root=root) as ledger:
             ledger.record_secret_rotation(component, keys, actor, environment=environment)
     except LedgerError as exc:
         return exc.message
