@@ -102,7 +102,7 @@ async def upgrade_install(
         "upgrade", "--install", name, str(chart),
         "--namespace", namespace,
         "--server-side", "true",
-        "--wait", "hookOnly",
+        "--wait=hookOnly",  # helm 4: a bare --wait means "watcher", so the strategy must be attached
         "--timeout", f"{timeout_seconds}s",
         *values.args(),
         *target.args(),
@@ -202,3 +202,111 @@ async def list_releases(namespace: str | None, target: KubeTarget) -> list[dict[
     args += ["--namespace", namespace] if namespace else ["--all-namespaces"]
     rows: list[dict[str, Any]] = json.loads((await run_async("helm", args)).stdout or "[]")
     return rows
+
+
+# --- validate (appended for gripctl validate) -------------------------------------------------------
+
+# A render is a short-lived process: Go's garbage collector costs it about a sixth of its CPU for
+# memory it would free at exit anyway. Collect only past a generous ceiling (large charts stay safe).
+# Validate runs hundreds of renders; the output is the same.
+SHORT_LIVED_GO = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
+
+
+async def template_check_async(
+    name: str,
+    chart: Path,
+    namespace: str,
+    values: Values,
+    *,
+    kube_version: str | None = None,
+    include_crds: bool = True,
+) -> Completed:
+    """`helm template` that does not raise: validate turns a failed render into a finding."""
+    args = ["template", name, str(chart), "--namespace", namespace, *values.args()]
+    if include_crds:
+        args.append("--include-crds")
+    if kube_version:
+        args += ["--kube-version", kube_version]
+    return await run_async("helm", args, stdin=values.stdin_yaml, check=False, env=SHORT_LIVED_GO)
+
+
+async def lint_many_async(
+    charts: Sequence[Path], values: Values, *, kube_version: str | None = None
+) -> Completed:
+    """`helm lint` of several charts that share the same values, in one process (helm's start-up cost
+    dominates a lint); output has one `==> Linting <path>` section per chart. Not raising."""
+    args = ["lint", *map(str, charts), *values.args()]
+    if kube_version:
+        args += ["--kube-version", kube_version]
+    return await run_async("helm", args, stdin=values.stdin_yaml, check=False, env=SHORT_LIVED_GO)
+
+
+async def install_dry_run_server_async(
+    name: str, chart: Path, namespace: str, values: Values, target: KubeTarget
+) -> Completed:
+    """`helm install --dry-run=server --output json`: renders and has the cluster validate every object
+    without persisting anything. The JSON release carries the rendered `manifest`. Not raising."""
+    args = [
+        "install", name, str(chart),
+        "--namespace", namespace,
+        "--dry-run=server",
+        "--output", "json",
+        *values.args(),
+        *target.args(),
+    ]  # fmt: skip
+    return await run_async("helm", args, stdin=values.stdin_yaml, check=False)
+
+
+async def render_release_manifest_async(
+    name: str,
+    chart: Path,
+    namespace: str,
+    values: Values,
+    *,
+    kube_version: str | None = None,
+    is_upgrade: bool = False,
+) -> str:
+    """`helm template` shaped like the manifest helm stores for a release (what `helm get manifest`
+    returns): hooks left out (helm stores them apart), `--is-upgrade` when the release exists, so that
+    both sides of a diff are rendered the same way."""
+    args = ["template", name, str(chart), "--namespace", namespace, "--no-hooks", *values.args()]
+    if kube_version:
+        args += ["--kube-version", kube_version]
+    if is_upgrade:
+        args.append("--is-upgrade")
+    return (await run_async("helm", args, stdin=values.stdin_yaml)).stdout
+
+
+# --- engine (appended for gripctl deploy) -----------------------------------------------------------
+
+
+async def upgrade_install_release(
+    name: str,
+    chart: Path,
+    namespace: str,
+    values: Values,
+    target: KubeTarget,
+    *,
+    timeout_seconds: int,
+    create_namespace: bool = True,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """`upgrade_install` with `--output json`: returns helm's release record (`version` is the new
+    revision, `manifest` the applied objects), saving a `helm get manifest` per deploy."""
+    args = [
+        "upgrade", "--install", name, str(chart),
+        "--namespace", namespace,
+        "--server-side=true",
+        "--wait=hookOnly",  # `--wait hookOnly` would parse as `--wait` (=watcher) plus a stray argument
+        "--timeout", f"{timeout_seconds}s",
+        "--output", "json",
+        *values.args(),
+        *target.args(),
+    ]  # fmt: skip
+    if create_namespace:
+        args.append("--create-namespace")
+    if description:
+        args += ["--description", description[:256]]
+    out = (await run_async("helm", args, stdin=values.stdin_yaml)).stdout
+    data = json.loads(out or "{}")
+    return data if isinstance(data, dict) else {}

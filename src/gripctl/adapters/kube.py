@@ -1,0 +1,404 @@
+"""The Kubernetes API as typed Python calls over the official client: get/list/watch, Leases, Events.
+
+Thin: objects travel as plain JSON dicts (camelCase, exactly what the API server and helm manifests
+say), so that the engine reads `status.readyReplicas` the same way in a manifest, a test or a watch.
+Blocking calls have `async` twins that run in a thread; watches run in threads and feed the event
+loop, resuming from the last resourceVersion with bounded server- and client-side timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.watch.watch import iter_resp_lines
+
+from gripctl.adapters.helm import KubeTarget
+from gripctl.errors import ClusterError
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the REST API."""
+
+    kind: str
+    prefix: str  # "api/v1" or "apis/apps/v1"
+    plural: str
+    namespaced: bool = True
+
+
+KINDS: dict[str, Kind] = {
+    k.kind: k
+    for k in (
+        Kind("Deployment", "apis/apps/v1", "deployments"),
+        Kind("StatefulSet", "apis/apps/v1", "statefulsets"),
+        Kind("DaemonSet", "apis/apps/v1", "daemonsets"),
+        Kind("ReplicaSet", "apis/apps/v1", "replicasets"),
+        Kind("Job", "apis/batch/v1", "jobs"),
+        Kind("Pod", "api/v1", "pods"),
+        Kind("Service", "api/v1", "services"),
+        Kind("Secret", "api/v1", "secrets"),
+        Kind("Event", "api/v1", "events"),
+        Kind("Namespace", "api/v1", "namespaces", namespaced=False),
+        Kind("EndpointSlice", "apis/discovery.k8s.io/v1", "endpointslices"),
+        Kind("Lease", "apis/coordination.k8s.io/v1", "leases"),
+    )
+}
+
+
+class Conflict(Exception):
+    """An optimistic-concurrency write lost (HTTP 409): someone changed the object first."""
+
+
+class Gone(Exception):
+    """A watch's resourceVersion is too old (HTTP 410): list again."""
+
+
+def _path(kind: str, namespace: str | None, name: str | None = None) -> str:
+    k = KINDS[kind]
+    path = f"/{k.prefix}"
+    if k.namespaced and namespace:
+        path += f"/namespaces/{namespace}"
+    path += f"/{k.plural}"
+    if name:
+        path += f"/{name}"
+    return path
+
+
+class Kube:
+    """One cluster (a KubeTarget's kubeconfig + context). Thread-safe: one ApiClient per thread."""
+
+    def __init__(self, target: KubeTarget) -> None:
+        self.target = target
+        self._config = k8s.Configuration()
+        try:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(target.kubeconfig) if target.kubeconfig else None,
+                context=target.context,
+                client_configuration=self._config,
+                persist_config=False,
+            )
+        except (ConfigException, FileNotFoundError, OSError) as exc:
+            where = str(target.kubeconfig) if target.kubeconfig else "$KUBECONFIG / ~/.kube/config"
+            raise ClusterError(
+                f"kube context {target.context or '(current)'!r} is not usable: {exc}",
+                hint=f"check the environment's `context:` in gripctl.yaml against `kubectl config "
+                f"get-contexts` (kubeconfig: {where})",
+            ) from None
+        self._config.retries = 1  # fail fast when the cluster is down; callers decide about retrying
+        self._local = threading.local()
+
+    @property
+    def server(self) -> str:
+        return str(self._config.host)
+
+    def _api(self) -> k8s.ApiClient:
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = k8s.ApiClient(self._config)
+            self._local.api = api
+        return api
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Obj | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        """One HTTP request; returns the urllib3 response (not yet read). Non-2xx raises."""
+        api = self._api()
+        method, url, headers, body_s, _ = api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        resp = api.call_api(method, url, header_params=headers, body=body_s, _request_timeout=(5.0, timeout))
+        raw = resp.response
+        if not 200 <= resp.status <= 299:
+            data = raw.data
+            raw.release_conn()
+            reason = resp.reason
+            with contextlib.suppress(ValueError):
+                reason = json.loads(data).get("message", reason)
+            if resp.status == 409:
+                raise Conflict(reason)
+            if resp.status == 410:
+                raise Gone(reason)
+            raise k8s.ApiException(status=resp.status, reason=reason)
+        return raw
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Obj | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        try:
+            resp = self._request(method, path, query=query, body=body, timeout=timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterError(
+                f"the Kubernetes API at {self.server} (context {self.target.context or '(current)'}) "
+                f"is unreachable: {exc}",
+                hint="is the cluster up? `gripctl sandbox status` for the sandbox, or check VPN/kubeconfig",
+            ) from None
+        return json.loads(resp.data or b"null")
+
+    # -- plain calls -------------------------------------------------------------------------------
+
+    def version(self) -> Obj:
+        """The API server's version; the cheapest 'is the cluster reachable' probe."""
+        out: Obj = self._call("GET", "/version", timeout=5.0)
+        return out
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        try:
+            out: Obj = self._call("GET", _path(kind, namespace, name))
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return out
+
+    def list_objects(
+        self,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[Obj], str]:
+        """Objects and the list's resourceVersion (to start a watch from)."""
+        query: list[tuple[str, str]] = []
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        data = self._call("GET", _path(kind, namespace), query=query)
+        items: list[Obj] = data.get("items") or []
+        for item in items:  # list items carry no kind; the engine keys objects by kind
+            item.setdefault("kind", kind)
+        return items, str(data.get("metadata", {}).get("resourceVersion", ""))
+
+    def create(self, kind: str, namespace: str | None, obj: Obj) -> Obj:
+        out: Obj = self._call("POST", _path(kind, namespace), body=obj)
+        return out
+
+    def replace(self, kind: str, namespace: str | None, obj: Obj) -> Obj:
+        """PUT with the object's metadata.resourceVersion: raises Conflict when it changed meanwhile."""
+        out: Obj = self._call("PUT", _path(kind, namespace, obj["metadata"]["name"]), body=obj)
+        return out
+
+    def delete(
+        self, kind: str, namespace: str | None, name: str, *, resource_version: str | None = None
+    ) -> bool:
+        body: Obj | None = None
+        if resource_version:
+            body = {"preconditions": {"resourceVersion": resource_version}}
+        try:
+            self._call("DELETE", _path(kind, namespace, name), body=body)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def ensure_namespace(self, name: str) -> None:
+        if self.get("Namespace", None, name) is None:
+            with contextlib.suppress(Conflict):  # created concurrently: fine
+                self.create(
+                    "Namespace", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                )
+
+    def events_for(self, namespace: str, name: str, kind: str = "Pod") -> list[Obj]:
+        """Events about one object, oldest first."""
+        items, _ = self.list_objects(
+            "Event", namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={kind}"
+        )
+        return sorted(items, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+
+    # -- async twins -------------------------------------------------------------------------------
+
+    async def aversion(self) -> Obj:
+        return await asyncio.to_thread(self.version)
+
+    async def aget(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        return await asyncio.to_thread(self.get, kind, namespace, name)
+
+    async def aevents_for(self, namespace: str, name: str, kind: str = "Pod") -> list[Obj]:
+        return await asyncio.to_thread(self.events_for, namespace, name, kind)
+
+    # -- watches -----------------------------------------------------------------------------------
+
+    def watch_stream(
+        self,
+        kind: str,
+        namespace: str | None,
+        resource_version: str,
+        *,
+        timeout_seconds: int = 60,
+        on_open: Callable[[Any], None] | None = None,
+    ) -> Iterator[tuple[str, Obj]]:
+        """One bounded watch request: yields (type, object) until the server closes it.
+
+        Raises Gone when `resource_version` is too old; the caller lists again.
+        """
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        resp = self._request("GET", _path(kind, namespace), query=query, timeout=timeout_seconds + 15)
+        if on_open is not None:
+            on_open(resp)  # lets another thread end the watch at once by closing the response
+        try:
+            for line in iter_resp_lines(resp):  # type: ignore[no-untyped-call]
+                event = json.loads(line)
+                etype, obj = str(event.get("type")), event.get("object") or {}
+                if etype == "ERROR":
+                    if obj.get("code") == 410:
+                        raise Gone(str(obj.get("message")))
+                    raise ClusterError(f"watch of {kind} failed: {obj.get('message')}")
+                yield etype, obj
+        finally:
+            resp.close()
+            resp.release_conn()
+
+
+class Informer:
+    """A list+watch cache of one kind (cluster-wide or one namespace), fed by a background thread.
+
+    `on_change` is called on the event loop after every change, so verifiers re-evaluate at once
+    instead of polling. The thread resumes from the last resourceVersion; on 410 Gone it lists again.
+    """
+
+    def __init__(
+        self,
+        kube: Kube,
+        kind: str,
+        loop: asyncio.AbstractEventLoop,
+        on_change: Callable[[str, Obj], None],
+        *,
+        namespace: str | None = None,
+        watch_timeout: int = 60,
+    ) -> None:
+        self.kube, self.kind, self.namespace = kube, kind, namespace
+        self.loop, self.on_change = loop, on_change
+        self.watch_timeout = watch_timeout
+        self.store: dict[tuple[str, str], Obj] = {}
+        self.by_namespace: dict[str, dict[str, Obj]] = {}  # the same objects, indexed for per-namespace reads
+        self.synced = asyncio.Event()
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._resp: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{kind}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        resp, self._resp = self._resp, None
+        if resp is not None:
+            with contextlib.suppress(Exception):  # closing a socket another thread reads: best effort
+                resp.shutdown()
+
+    def objects(self) -> list[Obj]:
+        return list(self.store.values())
+
+    def _key(self, obj: Obj) -> tuple[str, str]:
+        meta = obj.get("metadata") or {}
+        return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+    def _apply(self, etype: str, obj: Obj) -> None:
+        # Runs on the event loop thread: the store is only mutated there, so readers need no locks.
+        obj.setdefault("kind", self.kind)
+        ns, name = key = self._key(obj)
+        if etype == "DELETED":
+            self.store.pop(key, None)
+            self.by_namespace.get(ns, {}).pop(name, None)
+        else:
+            self.store[key] = obj
+            self.by_namespace.setdefault(ns, {})[name] = obj
+        self.on_change(etype, obj)
+
+    def _relist(self, items: list[Obj]) -> None:
+        self.store = {self._key(o): o for o in items}
+        self.by_namespace = {}
+        for (ns, name), obj in self.store.items():
+            self.by_namespace.setdefault(ns, {})[name] = obj
+        self.synced.set()
+        self.on_change("SYNC", {})
+
+    def _opened(self, resp: Any) -> None:
+        self._resp = resp
+        if self._stop.is_set():
+            self.stop()
+
+    def _run(self) -> None:
+        rv = ""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if not rv:
+                    items, rv = self.kube.list_objects(self.kind, self.namespace)
+                    self.loop.call_soon_threadsafe(self._relist, items)
+                for etype, obj in self.kube.watch_stream(
+                    self.kind, self.namespace, rv, timeout_seconds=self.watch_timeout, on_open=self._opened
+                ):
+                    if self._stop.is_set():
+                        return
+                    rv = str(obj.get("metadata", {}).get("resourceVersion", rv))
+                    if etype != "BOOKMARK":
+                        self.loop.call_soon_threadsafe(self._apply, etype, obj)
+                failures = 0
+            except Gone:
+                rv = ""
+            except RuntimeError:
+                return  # the event loop closed: the run is over
+            except Exception as exc:  # a dropped connection: retry a few times, then report
+                failures += 1
+                if failures > 5:
+                    self.error = exc
+                    return
+                self._stop.wait(min(0.2 * 2**failures, 3.0))
+
+
+# --- validate --server (appended for gripctl validate) -----------------------------------------------
+
+from gripctl.adapters.process import Completed, run_async  # noqa: E402  (appended section)
+
+
+async def server_dry_run_apply(manifest: str, namespace: str, target: KubeTarget) -> Completed:
+    """`kubectl apply --server-side --dry-run=server` of a rendered manifest: the API server validates
+    every object (schema, unknown fields, admission) and persists nothing. Not raising: the caller reads
+    the per-object errors from stderr (appended for gripctl validate --server)."""
+    args = [
+        "apply", "--server-side", "--dry-run=server", "--field-manager", "gripctl-validate",
+        "--namespace", namespace, "--filename", "-",
+    ]  # fmt: skip
+    if target.kubeconfig is not None:
+        args += ["--kubeconfig", str(target.kubeconfig)]
+    if target.context:
+        args += ["--context", target.context]
+    return await run_async("kubectl", args, stdin=manifest.encode(), check=False)

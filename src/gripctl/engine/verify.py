@@ -1,0 +1,475 @@
+"""Health verification by watching: is a release's rollout done, and does it stay healthy?
+
+A `ClusterView` keeps list+watch caches (one watch per kind, shared by every release of a run) and
+wakes waiters on every change. `evaluate` is a pure function over that cache and the objects the
+release's manifest names; `verify_release` re-evaluates on each change, fails fast on the first
+failing pod (with its state and its last event), checks HTTP endpoints, then watches the monitoring
+window: a restart or a lost readiness in that window fails the release too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import yaml
+
+from gripctl.adapters.kube import Informer, Kube, Obj
+from gripctl.errors import ClusterError
+from gripctl.model.types import HttpCheck
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+WATCHED = (*WORKLOADS, "Pod", "EndpointSlice")
+# Container waiting reasons that never fix themselves without a new deploy.
+FATAL_WAITING = {
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+}
+
+
+def parse_manifest(text: str, default_namespace: str) -> list[Obj]:
+    """The objects of a helm manifest (multi-document YAML), each with its namespace filled in."""
+    out: list[Obj] = []
+    for doc in yaml.safe_load_all(text or ""):
+        if not isinstance(doc, dict) or "kind" not in doc:
+            continue
+        items = doc.get("items") if str(doc["kind"]).endswith("List") else [doc]
+        for obj in items or []:
+            if isinstance(obj, dict) and "kind" in obj:
+                obj.setdefault("metadata", {}).setdefault("namespace", default_namespace)
+                out.append(obj)
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object of the release that verification looks at."""
+
+    kind: str
+    namespace: str
+    name: str
+    selector: dict[str, str] = field(default_factory=dict)  # Service spec.selector
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def targets_of(objects: Iterable[Obj]) -> list[Target]:
+    out: list[Target] = []
+    for obj in objects:
+        kind, meta = str(obj.get("kind")), obj.get("metadata") or {}
+        ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        if kind in WORKLOADS:
+            out.append(Target(kind, ns, name))
+        elif kind == "Service":
+            spec = obj.get("spec") or {}
+            selector = spec.get("selector") or {}
+            if selector and spec.get("type") != "ExternalName":
+                out.append(Target(kind, ns, name, {str(k): str(v) for k, v in selector.items()}))
+    return out
+
+
+@dataclass(frozen=True)
+class Health:
+    state: str  # healthy | progressing | failed
+    reason: str = ""
+    pod: tuple[str, str] | None = None  # (namespace, name) of the pod that failed, for its last event
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "healthy"
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "failed"
+
+
+@dataclass
+class Baseline:
+    """What was already true when verification started, so old news does not fail a new rollout."""
+
+    min_generation: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (kind, ns, name)
+    restarts: dict[str, dict[str, int]] = field(default_factory=dict)  # pod uid -> container -> count
+    stale_pods: set[str] = field(default_factory=set)  # uids of pods already failing at start
+
+
+def _labels_match(selector: dict[str, str], labels: dict[str, Any]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _match_labels(workload: Obj) -> dict[str, str]:
+    sel = (workload.get("spec") or {}).get("selector") or {}
+    return {str(k): str(v) for k, v in (sel.get("matchLabels") or {}).items()}
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return int(value) if isinstance(value, int) else default
+
+
+def _condition(obj: Obj, ctype: str) -> Obj | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return dict(cond)
+    return None
+
+
+def workload_progress(obj: Obj, min_generation: int = 0) -> Health:
+    """Rollout state of one Deployment, StatefulSet, DaemonSet or Job, from its status."""
+    kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
+    label = f"{kind}/{name}"
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    generation = _int(meta.get("generation"))
+    stale = generation < min_generation or _int(status.get("observedGeneration"), -1) < generation
+    if stale and kind != "Job":  # Jobs report no observedGeneration
+        return Health("progressing", f"{label}: waiting for the controller to observe the new spec")
+    if kind == "Deployment":
+        cond = _condition(obj, "Progressing")
+        if cond and cond.get("reason") == "ProgressDeadlineExceeded":
+            return Health("failed", f"{label}: progress deadline exceeded ({cond.get('message', '')})")
+        # The same three questions as `kubectl rollout status`.
+        want = _int(spec.get("replicas"), 1)
+        updated, available = _int(status.get("updatedReplicas")), _int(status.get("availableReplicas"))
+        total = _int(status.get("replicas"))
+        if updated < want:
+            return Health("progressing", f"{label}: {updated} of {want} new replicas updated")
+        if total > updated:
+            return Health("progressing", f"{label}: {total - updated} old replicas pending termination")
+        if available < updated:
+            return Health("progressing", f"{label}: {available} of {updated} updated replicas available")
+    elif kind == "StatefulSet":
+        want = _int(spec.get("replicas"), 1)
+        ready, updated = _int(status.get("readyReplicas")), _int(status.get("updatedReplicas"))
+        rolling = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
+        if ready < want or (rolling and updated < want):
+            return Health("progressing", f"{label}: {updated}/{want} updated, {ready}/{want} ready")
+        if (
+            rolling
+            and status.get("updateRevision")
+            and status.get("currentRevision") != status.get("updateRevision")
+        ):
+            return Health("progressing", f"{label}: rolling update in progress")
+    elif kind == "DaemonSet":
+        desired = _int(status.get("desiredNumberScheduled"))
+        updated, available = _int(status.get("updatedNumberScheduled")), _int(status.get("numberAvailable"))
+        if updated < desired or available < desired:
+            return Health(
+                "progressing", f"{label}: {updated}/{desired} updated, {available}/{desired} available"
+            )
+    elif kind == "Job":
+        failed = _condition(obj, "Failed")
+        if failed and failed.get("status") == "True":
+            return Health("failed", f"{label} failed: {failed.get('reason', '')} {failed.get('message', '')}")
+        complete = _condition(obj, "Complete")
+        if not (complete and complete.get("status") == "True"):
+            return Health("progressing", f"{label}: not complete yet")
+    return Health("healthy")
+
+
+def pod_problem(pod: Obj, baseline: Baseline) -> str | None:
+    """Why this pod fails the release (fail fast), or None. Deleting and stale pods are ignored."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    uid = str(meta.get("uid", ""))
+    if meta.get("deletionTimestamp") or uid in baseline.stale_pods:
+        return None
+    if status.get("phase") == "Failed":
+        return f"Failed ({status.get('reason') or _terminated_reason(status) or 'containers exited'})"
+    sched = _condition(pod, "PodScheduled")
+    if sched and sched.get("status") == "False" and sched.get("reason") == "Unschedulable":
+        return f"Unschedulable ({sched.get('message', '')})"
+    before = baseline.restarts.get(uid, {})
+    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        name = cs.get("name", "?")
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in FATAL_WAITING:
+            last = ((cs.get("lastState") or {}).get("terminated") or {}).get("exitCode")
+            tail = f", last exit code {last}" if last is not None else ""
+            return f"container {name} {waiting['reason']} (restarts: {_int(cs.get('restartCount'))}{tail})"
+        if _int(cs.get("restartCount")) > before.get(name, 0):
+            term = (cs.get("lastState") or {}).get("terminated") or {}
+            why = f": {term.get('reason', '')} exit code {term.get('exitCode')}" if term else ""
+            return f"container {name} restarted ({_int(cs.get('restartCount'))} restarts{why})"
+    return None
+
+
+def _terminated_reason(status: Obj) -> str:
+    for cs in status.get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated") or {}
+        if term:
+            reason = term.get("reason", "terminated")
+            return f"container {cs.get('name')} {reason} exit code {term.get('exitCode')}"
+    return ""
+
+
+def pod_ready(pod: Obj) -> bool:
+    cond = _condition(pod, "Ready")
+    return bool(cond and cond.get("status") == "True")
+
+
+class ClusterView:
+    """Watch caches of the kinds verification reads, shared by all releases of one run."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.informers: dict[str, Informer] = {}
+        self._changed = asyncio.Event()
+
+    async def start(self, timeout: float = 30.0) -> None:
+        loop = asyncio.get_running_loop()
+        for kind in WATCHED:
+            inf = Informer(self.kube, kind, loop, self._on_change)
+            self.informers[kind] = inf
+            inf.start()
+        try:
+            async with asyncio.timeout(timeout):
+                for inf in self.informers.values():
+                    while not inf.synced.is_set():
+                        if inf.error is not None:
+                            raise ClusterError(f"cannot watch {inf.kind} objects: {inf.error}")
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(inf.synced.wait(), 0.5)
+        except TimeoutError:
+            raise ClusterError(
+                f"the Kubernetes API at {self.kube.server} did not answer the initial lists "
+                f"in {timeout:.0f}s",
+                hint="check that the cluster is healthy (`kubectl get --raw /readyz`)",
+            ) from None
+
+    def stop(self) -> None:
+        for inf in self.informers.values():
+            inf.stop()
+
+    def _on_change(self, _etype: str, _obj: Obj) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    async def wait_change(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), max(timeout, 0.01))
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self.informers[kind].store.get((namespace, name))
+
+    def pods(self, namespace: str) -> list[Obj]:
+        return list(self.informers["Pod"].by_namespace.get(namespace, {}).values())
+
+    def endpoint_slices(self, namespace: str, service: str) -> list[Obj]:
+        return [
+            s
+            for s in self.informers["EndpointSlice"].by_namespace.get(namespace, {}).values()
+            if (s.get("metadata") or {}).get("labels", {}).get("kubernetes.io/service-name") == service
+        ]
+
+
+def release_pods(view: ClusterView, targets: list[Target]) -> list[Obj]:
+    """Pods that belong to the release's workloads (by their live selectors)."""
+    seen: dict[str, Obj] = {}
+    for t in targets:
+        if t.kind not in WORKLOADS:
+            continue
+        live = view.get(t.kind, t.namespace, t.name)
+        selector = _match_labels(live) if live else {}
+        for pod in view.pods(t.namespace):
+            meta = pod.get("metadata") or {}
+            if _labels_match(selector, meta.get("labels") or {}):
+                seen[str(meta.get("uid"))] = pod
+    return list(seen.values())
+
+
+def evaluate(view: ClusterView, targets: list[Target], baseline: Baseline) -> Health:
+    """The release's health now: failed (first failing pod or workload), progressing, or healthy."""
+    for pod in release_pods(view, targets):
+        problem = pod_problem(pod, baseline)
+        if problem:
+            meta = pod.get("metadata") or {}
+            ns, name = str(meta.get("namespace")), str(meta.get("name"))
+            return Health("failed", f"pod {name}: {problem}", (ns, name))
+    waiting: list[str] = []
+    for t in targets:
+        if t.kind in WORKLOADS:
+            live = view.get(t.kind, t.namespace, t.name)
+            if live is None:
+                waiting.append(f"{t}: not found yet")
+                continue
+            h = workload_progress(live, baseline.min_generation.get((t.kind, t.namespace, t.name), 0))
+            if h.failed:
+                return h
+            if not h.healthy:
+                waiting.append(h.reason)
+        elif t.kind == "Service":
+            backing = [
+                p
+                for p in view.pods(t.namespace)
+                if _labels_match(t.selector, (p.get("metadata") or {}).get("labels") or {})
+                and not (p.get("metadata") or {}).get("deletionTimestamp")
+            ]
+            if not backing:
+                continue  # selects no pod (scaled to zero, or pods of another release): nothing to route
+            ready = sum(
+                1
+                for s in view.endpoint_slices(t.namespace, t.name)
+                for ep in s.get("endpoints") or []
+                if (ep.get("conditions") or {}).get("ready") is not False
+            )
+            if ready == 0:
+                waiting.append(f"{t}: no ready endpoints")
+    if waiting:
+        unready = _first_unready(view, targets, baseline)
+        if unready is not None:
+            meta = unready.get("metadata") or {}
+            cond = _condition(unready, "Ready") or {}
+            why = cond.get("reason") or (unready.get("status") or {}).get("phase") or "not ready"
+            waiting.append(f"pod {meta.get('name')} not ready ({why})")
+            return Health(
+                "progressing", "; ".join(waiting), (str(meta.get("namespace")), str(meta.get("name")))
+            )
+        return Health("progressing", "; ".join(waiting))
+    return Health("healthy")
+
+
+def _first_unready(view: ClusterView, targets: list[Target], baseline: Baseline) -> Obj | None:
+    for pod in release_pods(view, targets):
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp") or str(meta.get("uid")) in baseline.stale_pods:
+            continue
+        if not pod_ready(pod) and (pod.get("status") or {}).get("phase") != "Succeeded":
+            return pod
+    return None
+
+
+def take_baseline(kube: Kube, view: ClusterView, targets: list[Target]) -> Baseline:
+    """Read workloads directly (not from the cache, which may lag the apply helm just did) so that a
+    stale cached status of the previous generation cannot pass as the new rollout being done."""
+    base = Baseline()
+    for t in targets:
+        if t.kind in WORKLOADS:
+            live = kube.get(t.kind, t.namespace, t.name)
+            if live is not None:
+                base.min_generation[(t.kind, t.namespace, t.name)] = _int(
+                    (live.get("metadata") or {}).get("generation")
+                )
+    for pod in release_pods(view, targets):
+        uid = str((pod.get("metadata") or {}).get("uid"))
+        if pod_problem(pod, Baseline()) is not None:
+            base.stale_pods.add(uid)
+        base.restarts[uid] = {
+            str(cs.get("name")): _int(cs.get("restartCount"))
+            for cs in [
+                *((pod.get("status") or {}).get("initContainerStatuses") or []),
+                *((pod.get("status") or {}).get("containerStatuses") or []),
+            ]
+        }
+    return base
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    reason: str = ""
+    seconds: float = 0.0
+    failed_at: float | None = None  # time.time() when the failure was seen (for detection latency)
+
+
+async def _last_event(kube: Kube, pod: tuple[str, str] | None) -> str:
+    if pod is None:
+        return ""
+    try:
+        events = await kube.aevents_for(pod[0], pod[1])
+    except Exception:  # the reason is still useful without the event
+        return ""
+    if not events:
+        return ""
+    last = events[-1]
+    return f"; last event: {last.get('reason', '')}: {str(last.get('message', '')).strip()}"
+
+
+async def check_http(checks: tuple[HttpCheck, ...], deadline: float) -> str | None:
+    """Poll each HTTP check until it answers the expected status; the last problem, or None."""
+    if not checks:
+        return None
+    async with httpx.AsyncClient(follow_redirects=True) as client:
+        for check in checks:
+            problem = ""
+            while True:
+                try:
+                    resp = await client.get(check.url, timeout=check.timeout_seconds)
+                    if resp.status_code == check.expect_status:
+                        break
+                    problem = (
+                        f"HTTP check {check.url}: status {resp.status_code}, expected {check.expect_status}"
+                    )
+                except httpx.HTTPError as exc:
+                    problem = f"HTTP check {check.url}: {type(exc).__name__}: {exc}"
+                if time.monotonic() >= deadline:
+                    return problem
+                await asyncio.sleep(0.5)
+    return None
+
+
+async def verify_release(
+    kube: Kube,
+    view: ClusterView,
+    manifest: str,
+    namespace: str,
+    *,
+    timeout_seconds: float,
+    monitor_seconds: float = 0.0,
+    http_checks: tuple[HttpCheck, ...] = (),
+    on_phase: Callable[[str, str], None] = lambda _phase, _msg: None,
+) -> VerifyResult:
+    """Wait until the release is healthy (or fails, or times out), then watch the monitoring window."""
+    started = time.monotonic()
+    deadline = started + timeout_seconds
+    targets = targets_of(parse_manifest(manifest, namespace))
+    baseline = await asyncio.to_thread(take_baseline, kube, view, targets)
+    last_reason = ""
+    while True:
+        health = evaluate(view, targets, baseline)
+        if health.failed:
+            seen = time.time()
+            return VerifyResult(
+                False, health.reason + await _last_event(kube, health.pod), time.monotonic() - started, seen
+            )
+        if health.healthy:
+            break
+        if health.reason != last_reason:
+            last_reason = health.reason
+            on_phase("verifying", health.reason)
+        now = time.monotonic()
+        if now >= deadline:
+            why = f"timed out after {timeout_seconds:.0f}s: {health.reason}" + await _last_event(
+                kube, health.pod
+            )
+            return VerifyResult(False, why, now - started, time.time())
+        await view.wait_change(min(deadline - now, 2.0))
+    problem = await check_http(http_checks, deadline)
+    if problem:
+        return VerifyResult(False, problem, time.monotonic() - started, time.time())
+    if monitor_seconds > 0:
+        # From now on any restart counts, and losing readiness is a failure, not progress.
+        baseline = await asyncio.to_thread(take_baseline, kube, view, targets)
+        baseline.stale_pods.clear()
+        on_phase("monitoring", f"watching for {monitor_seconds:.0f}s")
+        end = time.monotonic() + monitor_seconds
+        while (now := time.monotonic()) < end:
+            health = evaluate(view, targets, baseline)
+            if not health.healthy:
+                seen = time.time()
+                why = health.reason if health.failed else f"lost readiness: {health.reason}"
+                return VerifyResult(
+                    False,
+                    f"during the monitoring window: {why}" + await _last_event(kube, health.pod),
+                    now - started,
+                    seen,
+                )
+            await view.wait_change(min(end - now, 2.0))
+    return VerifyResult(True, "", time.monotonic() - started)
