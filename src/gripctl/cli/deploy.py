@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+import gripctl.incidents.sink  # noqa: F401  (the CLI wires incidents + notifications into every run)
 from gripctl.cli.context import AppState, state
 from gripctl.cli.selection import (
     environment_option,

@@ -10,7 +10,7 @@ the same pieces.
 from __future__ import annotations
 
 import asyncio
-import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +29,8 @@ from gripctl.engine.recover import helm_running_for, recover_interrupted
 from gripctl.engine.runner import OnFailure, ReleaseRun, Runner, RunOptions, RunResult, last_good_revision
 from gripctl.engine.verify import Baseline, ClusterView, evaluate, parse_manifest, targets_of, verify_release
 from gripctl.errors import GripError, LockedError, UsageError
-from gripctl.ledger.store import DATABASE_URL_ENV, Ledger, open_ledger
+from gripctl.ledger.git import commits_since
+from gripctl.ledger.store import Ledger, open_ledger
 from gripctl.ledger.types import ActionKind, ActionOutcome, RunKind, RunOutcome
 from gripctl.model.graph import Graph
 from gripctl.model.loader import load_platform
@@ -42,25 +43,19 @@ from gripctl.plan.serialize import plan_to_dict
 from gripctl.plan.types import Plan, ReleaseStatus
 
 
-def ledger_url(platform: Platform) -> str | None:
-    """$GRIPCTL_DATABASE_URL, else gripctl.yaml's ledger.url (relative SQLite paths are relative to the
-    repository), else None: open_ledger's default .gripctl/ledger.sqlite."""
-    if os.environ.get(DATABASE_URL_ENV):
-        return None
-    cfg: Any = platform.raw.get("ledger") or {}
-    url = cfg.get("url") if isinstance(cfg, dict) else None
-    if isinstance(url, str) and url:
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
-            path = platform.root / url[len(prefix) :]
-            path.parent.mkdir(parents=True, exist_ok=True)  # open_ledger creates only its default folder
-            url = prefix + str(path)
-        return url
-    return None
-
-
 def open_platform_ledger(platform: Platform) -> Ledger:
-    return open_ledger(ledger_url(platform), root=platform.root)
+    return open_ledger(root=platform.root)
+
+
+def record_shipped_commits(ledger: Ledger, platform: Platform, run_id: int, head: str | None) -> int:
+    """Record the commits this run ships (since the environment's last successful deploy), so that lead
+    time for changes comes out of the ledger. Best effort: a git problem must not block a deploy."""
+    if not head:
+        return 0
+    since = ledger.last_deployed_commit(platform.environment.name)
+    commits = commits_since(platform.root, since, head)
+    ledger.record_commits(run_id, commits)
+    return len(commits)
 
 
 @dataclass
@@ -196,9 +191,18 @@ async def deploy(req: DeployRequest) -> Deployment:
     kind = RunKind.apply if req.saved_plan is not None else RunKind.deploy
     run_id = ledger.start_run(env.name, kind, req.actor, plan.git_commit, plan.digest)
     emitter.run_id = run_id
+    try:
+        shipped = record_shipped_commits(ledger, platform, run_id, plan.git_commit)
+    except Exception as exc:  # lead time loses one data point; the deploy goes on
+        shipped = 0
+        print(f"warning: could not record the commits of run {run_id}: {exc}", file=sys.stderr)
     add_registered_sinks(emitter, platform, run_id)
     emitter.emit(
-        EventKind.run_started, f"{kind.value} to {env.name}: plan {plan.id}", plan=plan.id, releases=ids
+        EventKind.run_started,
+        f"{kind.value} to {env.name}: plan {plan.id}",
+        plan=plan.id,
+        releases=ids,
+        commits=shipped,
     )
     lock = EnvLock(kube, ledger, env.name, run_id, emitter)
     outcome: RunOutcome = RunOutcome.refused
