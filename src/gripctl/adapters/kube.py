@@ -23,6 +23,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.watch.watch import iter_resp_lines
 
 from gripctl.adapters.helm import KubeTarget
+from gripctl.adapters.kubeconfig import keep_kubeconfig_credentials_in_memory
 from gripctl.errors import ClusterError
 
 Obj = dict[str, Any]
@@ -74,6 +75,9 @@ def _path(kind: str, namespace: str | None, name: str | None = None) -> str:
     if name:
         path += f"/{name}"
     return path
+
+
+keep_kubeconfig_credentials_in_memory()
 
 
 class Kube:

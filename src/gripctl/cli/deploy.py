@@ -27,7 +27,7 @@ from gripctl.cli.selection import (
     selector_option,
     split_only,
 )
-from gripctl.engine.events import EngineEvent, EventSink
+from gripctl.engine.events import EngineEvent, EventSink, Phase
 from gripctl.engine.locks import actor
 from gripctl.engine.progress import GithubSummarySink, JsonSink, LiveSink, PlainSink
 from gripctl.engine.runner import OnFailure, RunResult
@@ -146,11 +146,16 @@ def _finish(app_state: AppState, result: RunResult, plan_id: str) -> None:
             style="green" if result.outcome is RunOutcome.succeeded else "red",
         )
     if result.outcome is not RunOutcome.succeeded:
-        reasons = "; ".join(f"{r.id}: {r.reason}" for r in result.failed) or "see `gripctl runs show`"
+        # Rolled-back and uninstalled releases failed too: their reason (the pod, its state) is the news.
+        troubled = [r for r in result.releases.values() if r.reason and r.phase in _TROUBLED]
+        reasons = "; ".join(f"{r.id} ({r.phase.value}): {r.reason}" for r in troubled)
         raise DeployError(
-            f"deploy {result.outcome.value}: {reasons}",
+            f"deploy {result.outcome.value}" + (f": {reasons}" if reasons else ""),
             hint=f"the timeline: `gripctl runs show {result.run_id}`",
         )
+
+
+_TROUBLED = (Phase.failed, Phase.rolled_back, Phase.uninstalled)
 
 
 def _run_deploy(

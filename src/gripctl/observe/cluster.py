@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from gripctl.adapters.helm import KubeTarget
+from gripctl.adapters.kubeconfig import keep_kubeconfig_credentials_in_memory
 from gripctl.errors import ClusterError
 
 _HINT_CONTEXTS = (
@@ -61,6 +62,7 @@ def _check(target: KubeTarget, timeout_seconds: float) -> str:
             f"kubeconfig context {wanted!r} not found in {shown} (known: {known})", hint=_HINT_CONTEXTS
         )
     cfg = client.Configuration()
+    keep_kubeconfig_credentials_in_memory()
     try:
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=config_file, context=wanted, client_configuration=cfg
