@@ -85,35 +85,6 @@ async def lint_async(chart: Path, values: Values) -> Completed:
     return await run_async("helm", ["lint", str(chart), *values.args()], stdin=values.stdin_yaml, check=False)
 
 
-async def upgrade_install(
-    name: str,
-    chart: Path,
-    namespace: str,
-    values: Values,
-    target: KubeTarget,
-    *,
-    timeout_seconds: int,
-    create_namespace: bool = True,
-    description: str | None = None,
-) -> Completed:
-    """`helm upgrade --install` with server-side apply. Helm waits only for hooks: gripctl verifies
-    health itself by watching, so that a failing pod is detected now, not at helm's timeout."""
-    args = [
-        "upgrade", "--install", name, str(chart),
-        "--namespace", namespace,
-        "--server-side", "true",
-        "--wait=hookOnly",  # helm 4: a bare --wait means "watcher", so the strategy must be attached
-        "--timeout", f"{timeout_seconds}s",
-        *values.args(),
-        *target.args(),
-    ]  # fmt: skip
-    if create_namespace:
-        args.append("--create-namespace")
-    if description:
-        args += ["--description", description[:256]]
-    return await run_async("helm", args, stdin=values.stdin_yaml)
-
-
 async def rollback(
     name: str, namespace: str, target: KubeTarget, *, revision: int | None = None, timeout_seconds: int = 300
 ) -> Completed:
