@@ -27,5 +27,8 @@ step "Status"
 "$gripctl" -C "$platform" status -e staging
 "$gripctl" -C "$platform" runs
 
+step "DORA metrics from the ledger"
+"$gripctl" -C "$platform" metrics -e staging
+
 echo
 echo "The sandbox keeps running: try \`$gripctl -C $platform plan -e staging\`; stop it with \`make demo-down\`."
