@@ -115,3 +115,23 @@ def test_staging_failure_is_p2_and_success_opens_nothing(
     _feed(ok_sink, "950-example-services", [Phase.deploying, Phase.verifying, Phase.healthy], "succeeded")
     assert ok_ledger.incidents() == []
     assert http_receiver.requests[-1].json()["text"].startswith("deploy to staging succeeded")
+
+
+def test_recovery_of_a_stuck_release_opens_an_incident(
+    http_receiver: HttpReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink, ledger = _sink(http_receiver, tmp_path, monkeypatch, "production")
+    sink.handle(
+        EngineEvent(
+            EventKind.recovered,
+            "recovered after run 3: rolled back to revision 4 (was pending-upgrade)",
+            release_id="030-ingress-controllers",
+            run_id=sink.run_id,
+        )
+    )
+    sink.close()
+    (incident,) = ledger.incidents()
+    assert incident.severity == "P1" and incident.release_id == "030-ingress-controllers"
+    assert "left stuck by a crash" in incident.title
+    opened = ledger.incident(incident.id)
+    assert opened is not None and opened.events[0].message.startswith("recovery.stuck_release")

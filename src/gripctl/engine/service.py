@@ -388,6 +388,7 @@ async def recover(
     emitter = Emitter([LedgerSink(s.ledger), *sinks])
     run_id = s.ledger.start_run(env, RunKind.recover, actor(), None, None)
     emitter.run_id = run_id
+    add_registered_sinks(emitter, s.platform, run_id)  # a stuck release found here opens an incident
     lock = EnvLock(s.kube, s.ledger, env, run_id, emitter)
     outcome: RunOutcome = RunOutcome.refused
     error: str | None = "refused before changing anything"
