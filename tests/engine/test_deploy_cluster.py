@@ -8,6 +8,7 @@ the kill tests) and checks the cluster (helm history) and the ledger (actions, e
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -101,6 +102,25 @@ async def test_deploys_in_dependency_order_with_parallel_branches(
     again = (await run(sp)).result
     assert again.outcome is RunOutcome.succeeded
     assert {r.phase.value for r in again.releases.values()} == {"unchanged"}
+
+
+async def test_serial_runs_one_release_at_a_time_in_topological_order(
+    synth: Callable[..., SynthPlatform],
+) -> None:
+    slow = {"inject": "slow-ready", "readyAfter": "2s"}
+    sp = synth(DIAMOND, values={"020-b": slow, "020-c": slow})
+    result = (await run(sp, serial=True)).result
+    assert result.outcome is RunOutcome.succeeded, result.summary()
+    record = ledger_of(sp).run(result.run_id)
+    assert record is not None
+    actions = sorted(record.actions, key=lambda a: a.started_at)
+    assert [a.release_id for a in actions] in (
+        ["010-a", "020-b", "020-c", "030-d"],
+        ["010-a", "020-c", "020-b", "030-d"],
+    )
+    # No overlap at all: each release starts after the previous one finished (deployed and verified).
+    for before, after in itertools.pairwise(actions):
+        assert before.finished_at is not None and after.started_at >= before.finished_at, (before, after)
 
 
 async def test_never_ready_is_rolled_back_and_dependents_skipped(
