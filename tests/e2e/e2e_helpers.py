@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiosmtpd.smtp import Envelope
 
 from gripctl.adapters.toolchain import find_tool
 
@@ -242,28 +241,3 @@ def copy_platform(tmp_path: Path, kubeconfig: str, context: str) -> E2EPlatform:
         env.update(context=context, kubeconfig=kubeconfig, monitor="0s")
     platform.write_config(data)
     return platform
-
-
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class HttpReceiver:
-    """Records every POST; `url` is its base (http://127.0.0.1:PORT)."""
-
-    url: str = ""
-    requests: list[Request] = field(default_factory=list)
-
-    def at(self, path: str) -> list[Request]:
-        return [r for r in self.requests if r.path == path]
-
-
-@dataclass
-class Mailbox:
-    host: str
-    port: int
-    messages: list[Envelope] = field(default_factory=list)

@@ -18,10 +18,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from e2e_helpers import GRAFANA_SUBSET, E2EPlatform, HttpReceiver, Mailbox, Run
+from e2e_helpers import GRAFANA_SUBSET, E2EPlatform, Run
 
 from gripctl.ledger import Ledger, open_ledger
 from gripctl.ledger.types import RunKind, RunOutcome
+from receivers import HttpReceiver, Mailbox
 
 ESCALATE_AFTER = 2.0  # seconds at each level before the next one
 
@@ -34,6 +35,7 @@ def _configure(webgrip: E2EPlatform, http: HttpReceiver, smtp: Mailbox) -> dict[
         "E2E_PD_KEY": f"e2e-routing-{uuid.uuid4().hex[:8]}",
         "E2E_HOOK_URL": f"{http.url}/lead",
         "E2E_HOOK_SECRET": f"e2e-hmac-{uuid.uuid4().hex}",
+        "E2E_SMTP_PASSWORD": smtp.password,
     }
     webgrip.env.update(secrets)
     data = webgrip.config()
@@ -50,8 +52,10 @@ def _configure(webgrip: E2EPlatform, http: HttpReceiver, smtp: Mailbox) -> dict[
                 "type": "email",
                 "host": smtp.host,
                 "port": smtp.port,
-                "starttls": False,
                 "from": "gripctl@e2e.test",
+                "username": smtp.username,
+                "password": "env:E2E_SMTP_PASSWORD",
+                "ca_file": smtp.ca_file,
                 "to": ["managers@e2e.test"],
             },
         },
