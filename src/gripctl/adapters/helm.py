@@ -177,12 +177,6 @@ async def list_releases(namespace: str | None, target: KubeTarget) -> list[dict[
 
 # --- validate (appended for gripctl validate) -------------------------------------------------------
 
-# A render is a short-lived process: Go's garbage collector costs it about a sixth of its CPU for
-# memory it would free at exit anyway. Collect only past a generous ceiling (large charts stay safe).
-# Validate runs hundreds of renders; the output is the same.
-SHORT_LIVED_GO = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
-
-
 async def template_check_async(
     name: str,
     chart: Path,
@@ -198,7 +192,7 @@ async def template_check_async(
         args.append("--include-crds")
     if kube_version:
         args += ["--kube-version", kube_version]
-    return await run_async("helm", args, stdin=values.stdin_yaml, check=False, env=SHORT_LIVED_GO)
+    return await run_async("helm", args, stdin=values.stdin_yaml, check=False)
 
 
 async def lint_many_async(
@@ -209,7 +203,7 @@ async def lint_many_async(
     args = ["lint", *map(str, charts), *values.args()]
     if kube_version:
         args += ["--kube-version", kube_version]
-    return await run_async("helm", args, stdin=values.stdin_yaml, check=False, env=SHORT_LIVED_GO)
+    return await run_async("helm", args, stdin=values.stdin_yaml, check=False)
 
 
 async def install_dry_run_server_async(
