@@ -168,14 +168,17 @@ async def get_values(
 
 
 async def list_releases(namespace: str | None, target: KubeTarget) -> list[dict[str, Any]]:
-    """All releases in every state (deployed, failed, pending-*, ...)."""
-    args = ["list", "--all", "--output", "json", *target.args()]
+    """Releases in every live state: deployed, failed, pending-*, superseded, uninstalling (helm 4 has no
+    `--all`; naming every state filter is how to ask for all of them)."""
+    states = ["--deployed", "--failed", "--pending", "--superseded", "--uninstalling"]
+    args = ["list", *states, "--max", "100000", "--output", "json", *target.args()]
     args += ["--namespace", namespace] if namespace else ["--all-namespaces"]
     rows: list[dict[str, Any]] = json.loads((await run_async("helm", args)).stdout or "[]")
     return rows
 
 
 # --- validate (appended for gripctl validate) -------------------------------------------------------
+
 
 async def template_check_async(
     name: str,

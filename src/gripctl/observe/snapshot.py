@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.process import run
 from gripctl.errors import ToolMissingError
@@ -14,6 +15,7 @@ from gripctl.observe.release import observe_release
 from gripctl.observe.render import display_path, render_desired
 from gripctl.observe.types import DesiredRelease, ObservedRelease, Snapshot
 from gripctl.plan.digest import sha256_bytes
+from gripctl.plan.types import ReleaseStatus
 
 
 def target_for(platform: Platform) -> KubeTarget:
@@ -37,10 +39,18 @@ def git_commit(root: Path) -> str | None:
 
 
 async def _one(
-    platform: Platform, release: Release, target: KubeTarget, kube_version: str, gate: asyncio.Semaphore
+    platform: Platform,
+    release: Release,
+    target: KubeTarget,
+    kube_version: str,
+    gate: asyncio.Semaphore,
+    existing: set[tuple[str, str]],
 ) -> tuple[ObservedRelease, DesiredRelease]:
     async with gate:
-        observed = await observe_release(release, target)
+        if (release.namespace, release.name) in existing:
+            observed = await observe_release(release, target)
+        else:  # not in `helm list --all`: absent, no need to ask for its history
+            observed = ObservedRelease(release.id, release.name, release.namespace, ReleaseStatus.absent)
         # Rendered like the live revision was, so that an unchanged release diffs empty: revision 1 was
         # rendered by an install (.Release.IsInstall), later ones by upgrades (.Release.IsUpgrade).
         is_upgrade = observed.exists and (observed.manifest_revision or 1) > 1
@@ -59,8 +69,13 @@ async def snapshot(
     target = target or target_for(platform)
     kube_version = await check_cluster(target)
     releases = [platform.release(rid) for rid in release_ids]
+    # One `helm list --all` tells which releases exist at all: a first deploy then costs one helm call
+    # per release (the render) instead of two.
+    existing = {(str(r.get("namespace")), str(r.get("name"))) for r in await helm.list_releases(None, target)}
     gate = asyncio.Semaphore(max(1, concurrency))
-    results = await asyncio.gather(*(_one(platform, r, target, kube_version, gate) for r in releases))
+    results = await asyncio.gather(
+        *(_one(platform, r, target, kube_version, gate, existing) for r in releases)
+    )
     inputs = {}
     if platform.config_path.is_file():
         inputs[display_path(platform.config_path, platform.root)] = sha256_bytes(
