@@ -32,11 +32,11 @@ demo-down:
 test: setup postgres lint  ## Everything: lint, unit tests, cluster tests (starts the sandbox itself).
 	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PYTEST) tests
 
-test-unit: venv
-	@$(PYTEST) tests/unit
+test-unit: setup  ## The tests that need no cluster (helm, sops and age are real; PostgreSQL cases skip).
+	@PATH="$(TOOLBIN):$$PATH" $(PYTEST) -m "not cluster" tests
 
-test-cluster: setup
-	@PATH="$(TOOLBIN):$$PATH" $(PYTEST) tests/cluster
+test-cluster: setup  ## The tests that run against the sandbox cluster (started by the test session).
+	@PATH="$(TOOLBIN):$$PATH" $(PYTEST) -m cluster tests
 
 lint: venv
 	@$(VENV)/bin/ruff check src tests bench
