@@ -1,7 +1,8 @@
 """Benchmark: the four DORA keys over one million deploy runs, on SQLite and on PostgreSQL.
 
 Loads a synthetic 3-year history (1,000,000 deploy runs over 20 environments, ~1.5 commits per run,
-1% of runs linked to an incident) with bulk inserts (SQLite executemany, PostgreSQL COPY), then times
+1% of runs linked to an incident) with bulk inserts (SQLite executemany, PostgreSQL COPY), including the
+DORA stamps `Ledger.finish_run` writes (commits' lead time, failed runs' `restored_at`), then times
 each key's SQL for the default 90-day window and for the whole history. Target: each key < 1 s.
 
     make bench-metrics          (PostgreSQL from scripts/postgres.sh via GRIPCTL_TEST_POSTGRES_URL)
@@ -48,7 +49,11 @@ def history(n_runs: int, seed: int = 7) -> Iterator[tuple[str, tuple[Any, ...]]]
         for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
             commit_id += 1
             committed = began - timedelta(seconds=rng.uniform(60, 3 * 86400))
-            yield "commit", (commit_id, run_id, f"{commit_id:040x}", committed, "dev", "change")
+            # Every sha is new, so a successful run is the first to ship it: the stamp finish_run writes.
+            ok = outcome == "succeeded"
+            lead = (finished - committed).total_seconds() if ok else None
+            stamp = (env, finished, lead) if ok else (None, None, None)
+            yield "commit", (commit_id, run_id, f"{commit_id:040x}", committed, "dev", "change", *stamp)
         if rng.random() < 0.01:
             incident_id += 1
             opened = finished + timedelta(minutes=rng.uniform(1, 60))
@@ -64,7 +69,7 @@ RUN_COLUMNS = (
     "id, environment, kind, actor, host, pid, started_at, finished_at, outcome, git_commit, plan_digest, "
 )
 RUN_COLUMNS += "duration_seconds"
-COMMIT_COLUMNS = "id, run_id, sha, committed_at, author, summary"
+COMMIT_COLUMNS = "id, run_id, sha, committed_at, author, summary, environment, deployed_at, lead_seconds"
 INCIDENT_COLUMNS = (
     "id, environment, release_id, run_id, severity, status, title, opened_at, acknowledged_at, "
 )
@@ -74,6 +79,18 @@ TABLES = {
     "commit": ("commits", COMMIT_COLUMNS),
     "incident": ("incidents", INCIDENT_COLUMNS),
 }
+
+
+# The runs.restored_at stamps finish_run writes (a failed deploy -> the next successful one), set in
+# one statement after the bulk load, as the v0002 migration back-fills them.
+STAMP_RESTORED = """
+UPDATE runs SET restored_at = (
+    SELECT min(ok.finished_at) FROM runs ok
+    WHERE ok.environment = runs.environment AND ok.kind = 'deploy' AND ok.outcome = 'succeeded'
+      AND ok.finished_at >= runs.finished_at AND (ok.finished_at > runs.finished_at OR ok.id > runs.id)
+)
+WHERE kind = 'deploy' AND outcome IN ('failed', 'rolled_back', 'interrupted')
+"""
 
 
 def _sqlite_value(v: Any) -> Any:
@@ -102,6 +119,7 @@ def load_sqlite(ledger: Ledger, n_runs: int) -> None:
                     flush(k)
         for kind in TABLES:
             flush(kind)
+        cur.execute(STAMP_RESTORED)
         cur.execute("COMMIT")
         cur.execute("ANALYZE")
         cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the bulk load into the main file
@@ -132,6 +150,7 @@ def load_postgres(ledger: Ledger, n_runs: int) -> None:
                 cur.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 )
+            cur.execute(STAMP_RESTORED)
         driver.commit()
         driver.autocommit = True
         with driver.cursor() as cur:

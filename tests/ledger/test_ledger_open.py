@@ -64,7 +64,7 @@ def test_reopening_keeps_data_and_revision(tmp_path: Path) -> None:
         run = ledger.run(run_id)
         assert run is not None and run.git_commit == "abc"
         with ledger.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == "0002"
 
 
 def test_unreachable_postgres_names_url_with_password_masked(tmp_path: Path) -> None:

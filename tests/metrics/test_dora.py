@@ -290,3 +290,24 @@ def test_cli_bad_window_is_a_usage_error(tmp_path: Path) -> None:
     empty = _cli("metrics", "--since", "2026-05-01", "--until", "2026-04-01", db=db)
     assert empty.returncode == 64 and "window is empty" in empty.stderr
     assert not (tmp_path / "l.sqlite").exists()  # rejected before the ledger was opened
+
+
+def test_indexed_quantiles_match_percentile_cont(ledger: Ledger) -> None:
+    from sqlalchemy import Column, Float, MetaData, String, Table, insert
+
+    from gripctl.metrics.sql import indexed_quantiles
+
+    table = Table("quantile_probe", MetaData(), Column("g", String(8)), Column("v", Float))
+    rows = [("a", v) for v in (10.0, 1.0, 3.0, 2.0)] + [("b", 5.0)]
+    with ledger.engine.connect() as conn:
+        table.create(conn)
+        conn.execute(insert(table), [{"g": g, "v": v} for g, v in rows])
+        qs = (0.0, 0.5, 0.9, 0.99, 1.0)
+        a = indexed_quantiles(conn, table.c.v, [table.c.g == "a"], qs)
+        b = indexed_quantiles(conn, table.c.v, [table.c.g == "b"], qs)
+        none = indexed_quantiles(conn, table.c.v, [table.c.g == "c"], (0.5,))
+        conn.rollback()
+    # a sorted 1 2 3 10: positions q*(n-1) = 0, 1.5, 2.7, 2.97, 3 → 1, 2.5, 3+0.7*7=7.9, 3+0.97*7=9.79, 10.
+    assert a[0] == 4 and a[1] == pytest.approx([1.0, 2.5, 7.9, 9.79, 10.0])
+    assert b == (1, [5.0] * 5)
+    assert none == (0, [None])

@@ -91,6 +91,10 @@ class Run(Base):
         Index("ix_runs_environment_finished", "environment", "finished_at"),
         Index("ix_runs_kind_finished", "kind", "finished_at"),
         Index("ix_runs_outcome", "outcome"),
+        # Failed deployment recovery: failures grouped by the success that ended them, in index order.
+        Index("ix_runs_restored", "environment", "restored_at", "finished_at"),
+        # Deploy duration quantiles: each environment's deploys in duration order, so a quantile is an OFFSET.
+        Index("ix_runs_duration", "environment", "kind", "duration_seconds", "outcome", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -107,6 +111,8 @@ class Run(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     durations: Mapped[dict[str, float] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # On a failed deploy: when the next successful deploy of the environment finished (set by finish_run).
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReleaseAction(Base):
@@ -194,6 +200,8 @@ class Commit(Base):
     __table_args__ = (
         Index("ix_commits_run", "run_id", "sha", "committed_at"),
         Index("ix_commits_sha", "sha"),
+        # Lead time: each environment's stamped commits in lead-time order, so a median is an OFFSET.
+        Index("ix_commits_lead", "environment", "lead_seconds", "deployed_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -202,6 +210,11 @@ class Commit(Base):
     committed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     author: Mapped[str] = mapped_column(String(256))
     summary: Mapped[str] = mapped_column(Text)
+    # Set (by finish_run) only on the row of the first successful deploy of `environment` that shipped
+    # this sha: when it finished and the lead time committed_at -> deployed_at. NULL on every other row.
+    environment: Mapped[str | None] = mapped_column(String(128))
+    deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lead_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class Incident(Base):

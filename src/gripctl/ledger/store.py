@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, event, exists, func, or_, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from gripctl.errors import LedgerError, UsageError
 from gripctl.ledger import schema as t
@@ -293,6 +293,9 @@ class Ledger:
             row.duration_seconds = (now - row.started_at).total_seconds()
             if durations is not None:
                 row.durations = dict(durations)
+            if _is_successful_deploy(row):
+                _stamp_recovered_failures(s, row)
+                _stamp_first_shipped_commits(s, row)
 
     def runs(self, environment: str | None = None, limit: int = 50) -> list[RunRecord]:
         """The latest runs, newest first."""
@@ -406,6 +409,10 @@ class Ledger:
                 )
                 for c in commits
             )
+            run = s.get(t.Run, run_id)
+            if run is not None and _is_successful_deploy(run):  # recorded after the fact: stamp them now
+                s.flush()
+                _stamp_first_shipped_commits(s, run)
 
     # --- plans and approvals ---------------------------------------------------------------------
 
@@ -819,6 +826,66 @@ class Ledger:
                 table.name: int(s.scalar(select(func.count()).select_from(table)) or 0)
                 for table in t.Base.metadata.sorted_tables
             }
+
+
+def _is_successful_deploy(run: t.Run) -> bool:
+    return (
+        run.kind == RunKind.deploy.value
+        and run.outcome == RunOutcome.succeeded.value
+        and run.finished_at is not None
+    )
+
+
+_FAILED_OUTCOMES = (RunOutcome.failed.value, RunOutcome.rolled_back.value, RunOutcome.interrupted.value)
+
+
+def _stamp_recovered_failures(s: Session, run: t.Run) -> None:
+    """A successful deploy ends its environment's failure episode: stamp the failed deploys it recovers
+    with `restored_at`, so failed deployment recovery time needs no self-join (docs/metrics.md)."""
+    deploys = (t.Run.environment == run.environment, t.Run.kind == RunKind.deploy.value)
+    # Only failures since the previous success can be unrecovered: a short index range, not all history.
+    previous = s.scalar(
+        select(func.max(t.Run.finished_at)).where(
+            *deploys, t.Run.outcome == RunOutcome.succeeded.value, t.Run.id != run.id
+        )
+    )
+    s.execute(
+        update(t.Run)
+        .where(
+            *deploys,
+            t.Run.outcome.in_(_FAILED_OUTCOMES),
+            t.Run.restored_at.is_(None),
+            t.Run.finished_at <= run.finished_at,
+            *([t.Run.finished_at >= previous] if previous is not None else []),
+        )
+        .values(restored_at=run.finished_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _stamp_first_shipped_commits(s: Session, run: t.Run) -> None:
+    """Stamp the lead time on this deploy's commits that no earlier successful deploy of the environment
+    shipped (a commit that only rode in failed attempts is stamped here, from its commit time)."""
+    assert run.finished_at is not None
+    earlier = aliased(t.Commit)
+    shipped_before = exists().where(
+        earlier.sha == t.Commit.sha,
+        earlier.environment == run.environment,
+        earlier.deployed_at.is_not(None),
+    )
+    query = (
+        select(t.Commit)
+        .where(t.Commit.run_id == run.id, t.Commit.deployed_at.is_(None), ~shipped_before)
+        .order_by(t.Commit.committed_at, t.Commit.id)
+    )
+    stamped: set[str] = set()
+    for c in s.scalars(query).all():
+        if c.sha in stamped:  # the same sha twice in one run: the earliest commit time counts once
+            continue
+        stamped.add(c.sha)
+        c.environment = run.environment
+        c.deployed_at = run.finished_at
+        c.lead_seconds = (run.finished_at - c.committed_at).total_seconds()
 
 
 def _rowcount(result: Any) -> int:

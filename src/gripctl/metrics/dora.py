@@ -12,12 +12,34 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    and_,
+    case,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    values,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from gripctl.ledger import schema as t
+from gripctl.ledger.schema import UTCDateTime
 from gripctl.ledger.store import READONLY
-from gripctl.metrics.sql import epoch, floor_int, grouped_quantiles, seconds_between
+from gripctl.metrics.sql import (
+    epoch,
+    grouped_quantiles,
+    indexed_quantiles,
+    plus_days,
+    seconds_between,
+    unindexed,
+)
 
 DEPLOY = "deploy"
 SUCCEEDED = "succeeded"
@@ -169,6 +191,7 @@ class DoraQueries:
         self.conn = conn
         self.win = win
         self.envs = environments
+        self._found: list[str] | None = None
         self.dialect = conn.dialect.name
         r = t.Run.__table__.c
         self.r = r
@@ -185,68 +208,122 @@ class DoraQueries:
             rows.extend(query())
         return rows
 
+    def environments(self) -> list[str]:
+        """The environments to report: the given ones, else every environment with a run (a skip scan
+        of the environment index, one seek per environment instead of reading a million rows)."""
+        if self.envs is not None:
+            return list(self.envs)
+        if self._found is None:
+            r, found = self.r, []
+            query = select(r.environment).order_by(r.environment).limit(1)
+            env = self.conn.execute(query).scalar()
+            while env is not None:
+                found.append(env)
+                env = self.conn.execute(query.where(r.environment > env)).scalar()
+            self._found = found
+        return self._found
+
     def counts(self) -> list[tuple[str, dict[str, Any]]]:
         """Successful, failed (incl. linked to an incident) and finished deploys per environment."""
         r, i = self.r, t.Incident.__table__.c
-        has_incident = exists().where(i.run_id == r.id)
-        failed = or_(r.outcome.in_(FAILED_OUTCOMES), has_incident)
-        query = (
-            select(
-                r.environment,
-                func.sum(case((r.outcome == SUCCEEDED, 1), else_=0)),
-                func.sum(case((failed, 1), else_=0)),
-                func.count(),
-            )
+        found: dict[str, dict[str, Any]] = {}
+        by_outcome = (
+            select(r.environment, r.outcome, func.count())
             .where(self.deploys_in_window, r.outcome.in_(FINISHED_OUTCOMES))
-            .group_by(r.environment)
+            .group_by(r.environment, r.outcome)
         )
-        return [
-            (env, {"succeeded": ok, "failed": bad, "finished": n})
-            for env, ok, bad, n in self.conn.execute(query)
-        ]
+        # An index-only count per (environment, outcome); the incident link only matters for successful
+        # deploys (a failed one is failed already) and there are few incidents: join from them.
+        for env, outcome, n in self.conn.execute(by_outcome):
+            v = found.setdefault(env, {"succeeded": 0, "failed": 0, "finished": 0})
+            v["finished"] += n
+            v["succeeded" if outcome == SUCCEEDED else "failed"] += n
+        # From each linked run (once), its environment if it is a successful deploy in the window: one
+        # primary-key lookup per incident, where a join would make PostgreSQL hash the whole runs table.
+        run_env = (
+            select(r.environment)
+            .where(r.id == i.run_id, self.deploys_in_window, r.outcome == SUCCEEDED)
+            .scalar_subquery()
+        )
+        per_run = select(i.run_id, run_env.label("env")).where(i.run_id.is_not(None)).distinct().subquery()
+        linked = select(per_run.c.env, func.count()).where(per_run.c.env.is_not(None)).group_by(per_run.c.env)
+        for env, n in self.conn.execute(linked):
+            found[env]["failed"] += n
+        return list(found.items())
 
     def buckets(self) -> list[tuple[str, dict[str, Any]]]:
         """For the band: weeks with deploys on >= 3 days, weeks with a deploy, 30-day periods with one."""
         r = self.r
-        day = floor_int((epoch(r.finished_at) - self.win.since.timestamp()) / 86400.0)
+        n_days = max(1, math.ceil(self.win.days))
+        envs = self.environments()
+        if not envs:
+            return []
+        # One index probe per (environment, day) -- "was there a successful deploy that day?" -- instead
+        # of reading every deploy: ~20k seeks for 20 environments over 3 years, however many deploys.
+        # The days are generated in SQL: a VALUES list of a thousand days costs more to compile than to run.
+        env_values = values(column("env", String()), name="envs").data([(e,) for e in envs])
+        ev = env_values.cte("ev")  # a CTE, not an aliased VALUES: SQLite has no `(VALUES ...) AS x (cols)`
+        dn = select(literal(0, Integer()).label("day")).cte("dn", recursive=True)
+        dn = dn.union_all(select((dn.c.day + 1).label("day")).where(dn.c.day + 1 < n_days))
+        since = literal(self.win.since, UTCDateTime())
+        deployed = exists().where(
+            r.environment == ev.c.env,
+            r.kind == DEPLOY,
+            r.outcome == SUCCEEDED,
+            r.finished_at >= plus_days(since, dn.c.day),
+            r.finished_at < plus_days(since, dn.c.day + 1),
+            r.finished_at < self.win.until,
+        )
+        # Probed once: a CTE used twice (weeks and months) is materialised by both databases.
         days = (
-            select(r.environment.label("env"), day.label("day"))
-            .where(self.deploys_in_window, r.outcome == SUCCEEDED)
-            .group_by(r.environment, day)
-            .subquery("days")
+            select(ev.c.env.label("env"), dn.c.day.label("day"))
+            .select_from(ev.join(dn, literal(True)))  # every (environment, day) pair: a cross join
+            .where(deployed)
+            .cte("days")
         )
         # One expression object each, used in SELECT and GROUP BY: PostgreSQL matches them textually.
-        week, month = (days.c.day // 7).label("week"), (days.c.day // 30).label("month")
+        week = (days.c.day // 7).label("week")
         weeks = (
             select(days.c.env, week, func.count().label("ndays")).group_by(days.c.env, week).subquery("weeks")
         )
-        months = select(days.c.env, month).group_by(days.c.env, month).subquery("months")
-        out: list[tuple[str, dict[str, Any]]] = []
-        week_query = select(
-            weeks.c.env, func.count(), func.sum(case((weeks.c.ndays >= 3, 1), else_=0))
-        ).group_by(weeks.c.env)
-        for env, deployed, three in self.conn.execute(week_query):
-            out.append((env, {"weeks_deployed": deployed, "weeks_3_days": three}))
-        for env, n in self.conn.execute(select(months.c.env, func.count()).group_by(months.c.env)):
-            out.append((env, {"months_deployed": n}))
-        return out
+        per_week = (
+            select(
+                weeks.c.env,
+                func.count().label("deployed"),
+                func.sum(case((weeks.c.ndays >= 3, 1), else_=0)).label("three"),
+            )
+            .group_by(weeks.c.env)
+            .subquery("per_week")
+        )
+        per_month = (
+            select(days.c.env, func.count(func.distinct(days.c.day // 30)).label("months"))
+            .group_by(days.c.env)
+            .subquery("per_month")
+        )
+        query = select(per_week.c.env, per_week.c.deployed, per_week.c.three, per_month.c.months).join_from(
+            per_week, per_month, per_week.c.env == per_month.c.env
+        )
+        return [
+            (env, {"weeks_deployed": deployed_weeks, "weeks_3_days": three, "months_deployed": months})
+            for env, deployed_weeks, three, months in self.conn.execute(query)
+        ]
 
     def lead_time(self) -> list[tuple[str, dict[str, Any]]]:
-        """Median over commits of commit time -> finish of the first successful deploy that shipped it."""
-        r, c = self.r, t.Commit.__table__.c
-        per_commit = (
-            select(
-                r.environment.label("env"),
-                # min() before epoch(): one time conversion per commit, not per joined row.
-                (epoch(func.min(r.finished_at)) - epoch(func.min(c.committed_at))).label("seconds"),
-            )
-            .select_from(t.Commit.__table__.join(t.Run.__table__, r.id == c.run_id))
-            .where(self.deploys_in_window, r.outcome == SUCCEEDED)
-            .group_by(r.environment, c.sha)
-            .subquery("per_commit")
-        )
-        query = grouped_quantiles(per_commit, "env", "seconds", (0.5,), self.dialect)
-        return [(env, {"lead_time": q, "lead_time_commits": n}) for env, n, q in self.conn.execute(query)]
+        """Median over commits of commit time -> finish of the first successful deploy that shipped it,
+        read from the stamps finish_run writes (`commits.lead_seconds`, `commits.deployed_at`)."""
+        c = t.Commit.__table__.c
+        out: list[tuple[str, dict[str, Any]]] = []
+        for env in self.environments():
+            stamped = [
+                c.environment == env,
+                c.lead_seconds.is_not(None),
+                unindexed(c.deployed_at) >= self.win.since,  # filters: ix_commits_lead gives lead order
+                unindexed(c.deployed_at) < self.win.until,
+            ]
+            n, (median,) = indexed_quantiles(self.conn, c.lead_seconds, stamped, (0.5,))
+            if n:
+                out.append((env, {"lead_time": median, "lead_time_commits": n}))
+        return out
 
     def restore(self) -> list[tuple[str, dict[str, Any]]]:
         """Incidents opened in the window: median time to resolve the resolved ones; count the others."""
@@ -273,52 +350,49 @@ class DoraQueries:
 
     def recovery(self) -> list[tuple[str, dict[str, Any]]]:
         """Failed deploy -> next successful deploy of the environment. Consecutive failures form one
-        episode timed from its first failure in the window; episodes not yet recovered are left out."""
+        episode timed from its first failure in the window; episodes not yet recovered are left out.
+        finish_run stamps each failed deploy with the success that recovered it (`runs.restored_at`), so
+        an episode is a GROUP BY restored_at, read in the order of ix_runs_restored."""
         r = self.r
-        # Walking each environment's finished deploys newest first, the earliest success among the rows
-        # already seen is the next success after this row: one sort, no correlated subquery.
-        next_success = func.min(case((r.outcome == SUCCEEDED, r.finished_at))).over(
-            partition_by=r.environment, order_by=(r.finished_at.desc(), r.id.desc()), rows=(None, -1)
-        )
-        timeline = (
-            select(
-                r.environment.label("env"),
-                r.outcome.label("outcome"),
-                r.finished_at.label("failed_at"),
-                next_success.label("restored_at"),
-            )
-            .where(self.deploys_in_window, r.outcome.in_(FINISHED_OUTCOMES))
-            .subquery("timeline")
-        )
-        failures = (
-            select(timeline.c.env, timeline.c.failed_at, timeline.c.restored_at)
-            .where(timeline.c.outcome.in_(FAILED_OUTCOMES))
-            .subquery("failures")
-        )
         episodes = (
             select(
-                failures.c.env,
-                (epoch(failures.c.restored_at) - func.min(epoch(failures.c.failed_at))).label("seconds"),
+                r.environment.label("env"),
+                (epoch(r.restored_at) - epoch(func.min(r.finished_at))).label("seconds"),
             )
-            .where(failures.c.restored_at.is_not(None))
-            .group_by(failures.c.env, failures.c.restored_at)
+            .where(
+                r.restored_at.is_not(None),  # only failed deploys carry it
+                r.restored_at < self.win.until,
+                r.finished_at >= self.win.since,
+                r.finished_at < self.win.until,
+                *self._env(r.environment),
+            )
+            .group_by(r.environment, r.restored_at)
             .subquery("episodes")
         )
         query = grouped_quantiles(episodes, "env", "seconds", (0.5,), self.dialect)
         return [(env, {"recovery": q, "recoveries": n}) for env, n, q in self.conn.execute(query)]
 
     def durations(self) -> list[tuple[str, dict[str, Any]]]:
+        """Quantiles of finished deploys' durations, per environment, read from ix_runs_duration."""
         r = self.r
-        finished = (
-            select(r.environment.label("env"), r.duration_seconds.label("seconds"))
-            .where(self.deploys_in_window, r.outcome.in_(FINISHED_OUTCOMES))
-            .subquery("finished")
-        )
-        query = grouped_quantiles(finished, "env", "seconds", DURATION_QUANTILES, self.dialect)
-        return [
-            (row[0], {"durations": {str(q): row[2 + k] for k, q in enumerate(DURATION_QUANTILES)}})
-            for row in self.conn.execute(query)
-        ]
+        out: list[tuple[str, dict[str, Any]]] = []
+        for env in self.environments():
+            finished = [
+                r.environment == env,
+                r.kind == DEPLOY,
+                r.duration_seconds.is_not(None),
+                # Filters, not index keys: ix_runs_duration (environment, kind, duration_seconds, ...) must
+                # serve this in duration order, not ix_runs_env_kind_outcome_finished and a sort.
+                unindexed(r.outcome).in_(FINISHED_OUTCOMES),
+                unindexed(r.finished_at) >= self.win.since,
+                unindexed(r.finished_at) < self.win.until,
+            ]
+            n, qs = indexed_quantiles(self.conn, r.duration_seconds, finished, DURATION_QUANTILES)
+            if n:
+                out.append(
+                    (env, {"durations": {str(q): x for q, x in zip(DURATION_QUANTILES, qs, strict=True)}})
+                )
+        return out
 
 
 def deploy_totals(engine: Engine, environments: list[str] | None = None) -> list[tuple[str, str, int, float]]:

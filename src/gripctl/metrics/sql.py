@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, case, cast, func, or_, select
+from sqlalchemy import Connection, Float, Integer, Select, case, cast, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,6 +57,52 @@ def _floor_postgresql(element: floor_int, compiler: SQLCompiler, **kw: Any) -> s
     return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS BIGINT)"
 
 
+class plus_days(FunctionElement[Any]):
+    """plus_days(ts, n): the UTCDateTime `ts` plus n whole days of 86400 s, in the column's own storage
+    form, so that it can bound an index range on a UTCDateTime column."""
+
+    name = "plus_days"
+    inherit_cache = True
+
+
+@compiles(plus_days, "sqlite")
+def _plus_days_sqlite(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
+    # Stored text is 'YYYY-MM-DD HH:MM:SS.ffffff': shift the whole seconds (SQLite date functions keep
+    # only milliseconds) and put the microseconds back as they were.
+    ts, n = (compiler.process(c, **kw) for c in element.clauses)
+    shifted = f"strftime('%Y-%m-%d %H:%M:%S', substr({ts}, 1, 19), '+' || (({n}) * 86400) || ' seconds')"
+    return f"({shifted} || substr({ts}, 20))"
+
+
+@compiles(plus_days, "postgresql")
+def _plus_days_postgresql(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
+    # Seconds, not '1 day': a day interval follows the session time zone's DST changes.
+    ts, n = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({ts} + ({n}) * INTERVAL '86400 seconds')"
+
+
+class unindexed(FunctionElement[Any]):
+    """The column's value, but not usable for an index lookup on SQLite (its documented unary `+`), so
+    that its planner picks the index that returns the rows in the wanted order instead of sorting."""
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
 def seconds_between(start: ColumnElement[Any], end: ColumnElement[Any]) -> ColumnElement[float]:
     return epoch(end) - epoch(start)
 
@@ -98,3 +144,37 @@ def grouped_quantiles(
         .where(or_(*needed))
         .group_by(ranked.c.g)
     )
+
+
+def indexed_quantiles(
+    conn: Connection,
+    value: ColumnElement[Any],
+    where: Sequence[ColumnElement[bool]],
+    quantiles: Sequence[float],
+) -> tuple[int, list[float | None]]:
+    """(n, [q0, q1, ...]) of `value` over the rows matching `where`, with percentile_cont's
+    interpolation, without sorting: an index that starts with the equality columns of `where` and then
+    `value` hands the rows over in order, so each quantile is two rows read at an OFFSET (on SQLite, wrap
+    the other filter columns in `unindexed` so that the planner does not pick an index on them)."""
+
+    def matching(*columns: ColumnElement[Any]) -> Select[Any]:
+        return select(*columns).select_from(value.table).where(*where)
+
+    n = int(conn.execute(matching(func.count())).scalar_one())
+    out: list[float | None] = []
+    for q in quantiles:
+        if n == 0:
+            out.append(None)
+            continue
+        pos = q * (n - 1)  # 0-based position; interpolate between rows floor(pos) and floor(pos) + 1
+        lo = int(pos)
+        k = 2 if pos > lo else 1
+        # Upper quantiles are read from the top of the index: the OFFSET skips the fewest entries.
+        if lo > (n - 1) / 2:
+            ordered, offset = value.desc(), n - lo - k
+        else:
+            ordered, offset = value.asc(), lo
+        pair = matching(value.label("v")).order_by(ordered).limit(k).offset(offset).subquery("pair")
+        low, high = conn.execute(select(func.min(pair.c.v), func.max(pair.c.v))).one()
+        out.append(float(low) + (float(high) - float(low)) * (pos - lo))
+    return n, out
