@@ -487,6 +487,35 @@ def test_cli_streams_json_events_and_writes_a_github_summary(
     assert f"### gripctl deploy: {sp.environment}" in text and "| `020-b` | healthy |" in text
 
 
+async def test_history_names_the_run_behind_each_revision(synth: Callable[..., SynthPlatform]) -> None:
+    sp = synth({"010-a": []})
+    first = (await run(sp)).result
+    sp.set_values("010-a", version="v2")
+    second = (await run(sp)).result
+    assert first.outcome is second.outcome is RunOutcome.succeeded
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gripctl.cli.app",
+            "-C",
+            str(sp.root),
+            "-o",
+            "json",
+            "history",
+            "010-a",
+            "-e",
+            sp.environment,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["revision"], r["run"]) for r in rows] == [(2, second.run_id), (1, first.run_id)]
+
+
 async def test_apply_runs_the_saved_plan_or_refuses_when_stale(
     synth: Callable[..., SynthPlatform], kube_target: KubeTarget
 ) -> None:

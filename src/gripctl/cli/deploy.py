@@ -341,19 +341,25 @@ def history(
     app_state = state(ctx)
     platform = load_platform(app_state.root, environment)
     release = platform.release(release_id)
+    from gripctl.engine.service import open_platform_ledger
+
     entries = asyncio.run(helm.history(release.name, release.namespace, target_for(platform), max_entries=50))
     entries.sort(key=lambda e: e.revision, reverse=True)
+    runs = open_platform_ledger(platform).revision_runs(release_id, platform.environment.name)
     if app_state.output.json:
-        app_state.output.document([e.__dict__ for e in entries])
+        app_state.output.document([{**e.__dict__, "run": runs.get(e.revision)} for e in entries])
         return
     if not entries:
         app_state.output.line(f"{release_id} is not installed in {platform.environment.name}")
         return
     table = Table(box=None, header_style="bold")
-    for col in ("rev", "status", "chart", "updated", "description"):
+    for col in ("rev", "status", "chart", "updated", "run", "description"):
         table.add_column(col)
     for e in entries:
-        table.add_row(str(e.revision), e.status, e.chart, e.updated[:19], e.description)
+        run = runs.get(e.revision)
+        table.add_row(
+            str(e.revision), e.status, e.chart, e.updated[:19], f"#{run}" if run else "-", e.description
+        )
     app_state.output.console.print(table)
 
 

@@ -317,6 +317,21 @@ class Ledger:
             events = s.scalars(select(t.Event).where(t.Event.run_id == run_id).order_by(t.Event.id))
             return _run(row, tuple(_action(a) for a in actions), tuple(_event(e) for e in events))
 
+    def revision_runs(self, release_id: str, environment: str) -> dict[int, int]:
+        """helm revision -> the run that produced it, for one release in one environment (`history`)."""
+        query = (
+            select(t.ReleaseAction.to_revision, t.ReleaseAction.run_id)
+            .join(t.Run, t.Run.id == t.ReleaseAction.run_id)
+            .where(
+                t.ReleaseAction.release_id == release_id,
+                t.Run.environment == environment,
+                t.ReleaseAction.to_revision.is_not(None),
+            )
+            .order_by(t.ReleaseAction.id)
+        )
+        with self._tx(read=True) as s:
+            return {rev: run for rev, run in s.execute(query) if rev is not None}
+
     def last_deployed_commit(self, environment: str) -> str | None:
         """The git commit of the environment's latest successful deploy (where lead time counts from)."""
         query = (
