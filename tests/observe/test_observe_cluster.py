@@ -43,8 +43,7 @@ def platform_for(tmp_path: Path, kube_target: KubeTarget, namespace: str, values
 
 
 async def install(platform: Platform, kube_target: KubeTarget) -> None:
-    # helm directly, not helm.upgrade_install: that adapter passes `--wait hookOnly`, which helm 4 parses
-    # as `--wait` plus a third positional argument (reported to the lead; `--wait=hookOnly` works).
+    # helm directly, as an operator would: observe must read releases it did not install itself.
     r = platform.release("010-web")
     files = [a for f in r.values_files for a in ("--values", str(f))]
     result = await run_async(

@@ -16,7 +16,7 @@ async def test_helm_install_rolls_out_a_deployment(
     tmp_path: Path, kube_target: KubeTarget, kube_api: k8s.ApiClient, namespace: str
 ) -> None:
     chart = write_chart(tmp_path / "web", DEPLOYMENT_CHART)
-    await helm.upgrade_install("web", chart, namespace, Values(), kube_target, timeout_seconds=60)
+    await helm.upgrade_install_release("web", chart, namespace, Values(), kube_target, timeout_seconds=60)
 
     apps, core = k8s.AppsV1Api(kube_api), k8s.CoreV1Api(kube_api)
     done = watch_until(
@@ -40,7 +40,7 @@ async def test_never_ready_label_keeps_the_rollout_incomplete(
 ) -> None:
     chart = write_chart(tmp_path / "web", DEPLOYMENT_CHART)
     values = Values(stdin_yaml=b"replicas: 1\npodLabels:\n  gripctl.dev/inject: never-ready\n")
-    await helm.upgrade_install("stuck", chart, namespace, values, kube_target, timeout_seconds=60)
+    await helm.upgrade_install_release("stuck", chart, namespace, values, kube_target, timeout_seconds=60)
 
     core, apps = k8s.CoreV1Api(kube_api), k8s.AppsV1Api(kube_api)
     running = watch_until(
@@ -74,10 +74,10 @@ async def test_helm_rollback_restores_the_previous_revision(
     def image() -> str:
         return str(apps.read_namespaced_deployment("web", namespace).spec.template.spec.containers[0].image)
 
-    await helm.upgrade_install(
+    await helm.upgrade_install_release(
         "web", chart, namespace, Values(set_values={"tag": "1.0"}), kube_target, timeout_seconds=60
     )
-    await helm.upgrade_install(
+    await helm.upgrade_install_release(
         "web", chart, namespace, Values(set_values={"tag": "2.0"}), kube_target, timeout_seconds=60
     )
     assert image() == "registry.example/web:2.0"
@@ -155,8 +155,12 @@ async def test_crd_from_one_chart_serves_another_charts_resource(
     crd_chart = write_chart(tmp_path / "crd", CRD_CHART)
     cr_chart = write_chart(tmp_path / "cr", CR_CHART)
     # The CRD is cluster-scoped and may survive from an earlier run; helm skips existing CRDs (crds/).
-    await helm.upgrade_install("widget-crd", crd_chart, namespace, Values(), kube_target, timeout_seconds=60)
-    await helm.upgrade_install("big-widget", cr_chart, namespace, Values(), kube_target, timeout_seconds=60)
+    await helm.upgrade_install_release(
+        "widget-crd", crd_chart, namespace, Values(), kube_target, timeout_seconds=60
+    )
+    await helm.upgrade_install_release(
+        "big-widget", cr_chart, namespace, Values(), kube_target, timeout_seconds=60
+    )
 
     widget = k8s.CustomObjectsApi(kube_api).get_namespaced_custom_object(
         "sandbox.gripctl.dev", "v1", namespace, "widgets", "big-widget"
