@@ -10,9 +10,10 @@ the same pieces.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,6 +281,52 @@ async def _session(root: Path, environment: str | None) -> _Session:
     return _Session(platform, ledger, target, Kube(target))
 
 
+@dataclass
+class _LockedRun:
+    """A run outside `deploy` (manual rollback, recover): its id, event fan-out, cluster view, and the
+    outcome the body sets; `_locked_run` records it whatever happens."""
+
+    run_id: int
+    emitter: Emitter
+    view: ClusterView
+    outcome: RunOutcome = RunOutcome.failed
+    error: str | None = None
+
+
+@contextlib.asynccontextmanager
+async def _locked_run(
+    s: _Session, kind: RunKind, who: str, sinks: list[EventSink], wait_lock: float
+) -> AsyncIterator[_LockedRun]:
+    """Start a recorded run, hold the environment lock and a cluster view for its body, and always
+    finish the run in the ledger, stop watching, release the lock and close the sinks."""
+    env = s.platform.environment.name
+    emitter = Emitter([LedgerSink(s.ledger), *sinks])
+    run_id = s.ledger.start_run(env, kind, who, None, None)
+    emitter.run_id = run_id
+    add_registered_sinks(emitter, s.platform, run_id)  # e.g. a stuck release found opens an incident
+    lock = EnvLock(s.kube, s.ledger, env, run_id, emitter)
+    outcome: RunOutcome = RunOutcome.refused
+    error: str | None = "refused before changing anything"
+    view: ClusterView | None = None
+    try:
+        await lock.acquire(wait_lock)
+        view = ClusterView(s.kube)
+        await view.start()
+        run = _LockedRun(run_id, emitter, view)
+        outcome, error = RunOutcome.failed, "the run stopped unexpectedly"
+        yield run
+        outcome, error = run.outcome, run.error
+    except GripError as exc:
+        error = exc.message
+        raise
+    finally:
+        if view is not None:
+            view.stop()
+        s.ledger.finish_run(run_id, outcome, error)
+        await lock.release()
+        emitter.close()
+
+
 async def rollback(
     root: Path,
     environment: str | None,
@@ -306,28 +353,16 @@ async def rollback(
     elif revision not in {e.revision for e in entries}:
         known = ", ".join(str(e.revision) for e in entries)
         raise UsageError(f"release {release_id} has no revision {revision}", hint=f"revisions: {known}")
-    env = s.platform.environment.name
-    emitter = Emitter([LedgerSink(s.ledger), *sinks])
-    run_id = s.ledger.start_run(env, RunKind.rollback, who or actor(), None, None)
-    emitter.run_id = run_id
-    add_registered_sinks(emitter, s.platform, run_id)
-    lock = EnvLock(s.kube, s.ledger, env, run_id, emitter)
     rr = ReleaseRun(plan=_fake_plan(release_id, release.name, release.namespace), previous_good=revision)
-    outcome: RunOutcome = RunOutcome.refused
-    error: str | None = "refused before changing anything"
-    view: ClusterView | None = None
-    try:
-        await lock.acquire(wait_lock)
-        view = ClusterView(s.kube)
-        await view.start()
+    async with _locked_run(s, RunKind.rollback, who or actor(), sinks, wait_lock) as run:
+        emitter = run.emitter
         emitter.emit(
             EventKind.phase,
             f"rolling back to revision {revision}",
             release_id=release_id,
             phase=Phase.rolling_back,
         )
-        aid = s.ledger.begin_action(run_id, release_id, ActionKind.rollback, latest.revision, None)
-        outcome, error = RunOutcome.failed, None
+        aid = s.ledger.begin_action(run.run_id, release_id, ActionKind.rollback, latest.revision, None)
         await helm.rollback(
             release.name,
             release.namespace,
@@ -344,13 +379,13 @@ async def rollback(
             phase=Phase.verifying,
         )
         result = await verify_release(
-            s.kube, view, manifest, release.namespace, timeout_seconds=release.timeout_seconds
+            s.kube, run.view, manifest, release.namespace, timeout_seconds=release.timeout_seconds
         )
         rr.to_revision = new
         if result.ok:
             s.ledger.finish_action(aid, ActionOutcome.succeeded, new)
             rr.phase = Phase.rolled_back
-            outcome = RunOutcome.succeeded
+            run.outcome = RunOutcome.succeeded
             emitter.emit(
                 EventKind.phase,
                 f"rolled back to revision {revision} (as {new}), healthy",
@@ -359,18 +394,9 @@ async def rollback(
             )
         else:
             s.ledger.finish_action(aid, ActionOutcome.failed, new, result.reason)
-            rr.phase, rr.reason, error = Phase.failed, result.reason, result.reason
+            rr.phase, rr.reason, run.error = Phase.failed, result.reason, result.reason
             emitter.emit(EventKind.release_failed, result.reason, release_id=release_id, phase=Phase.failed)
-        return rr
-    except GripError as exc:
-        error = exc.message
-        raise
-    finally:
-        if view is not None:
-            view.stop()
-        s.ledger.finish_run(run_id, outcome, error)
-        await lock.release()
-        emitter.close()
+    return rr
 
 
 def _fake_plan(release_id: str, name: str, namespace: str) -> Any:
@@ -384,32 +410,12 @@ async def recover(
 ) -> list[str]:
     """`gripctl recover -e ENV`: recover interrupted runs without deploying anything."""
     s = await _session(root, environment)
-    env = s.platform.environment.name
-    emitter = Emitter([LedgerSink(s.ledger), *sinks])
-    run_id = s.ledger.start_run(env, RunKind.recover, actor(), None, None)
-    emitter.run_id = run_id
-    add_registered_sinks(emitter, s.platform, run_id)  # a stuck release found here opens an incident
-    lock = EnvLock(s.kube, s.ledger, env, run_id, emitter)
-    outcome: RunOutcome = RunOutcome.refused
-    error: str | None = "refused before changing anything"
-    view: ClusterView | None = None
-    try:
-        await lock.acquire(wait_lock)
-        view = ClusterView(s.kube)
-        await view.start()
-        outcome, error = RunOutcome.failed, None
-        done = await recover_interrupted(s.ledger, s.platform, s.target, s.kube, view, run_id, emitter)
-        outcome = RunOutcome.succeeded
-        return done
-    except GripError as exc:
-        error = exc.message
-        raise
-    finally:
-        if view is not None:
-            view.stop()
-        s.ledger.finish_run(run_id, outcome, error)
-        await lock.release()
-        emitter.close()
+    async with _locked_run(s, RunKind.recover, actor(), sinks, wait_lock) as run:
+        done = await recover_interrupted(
+            s.ledger, s.platform, s.target, s.kube, run.view, run.run_id, run.emitter
+        )
+        run.outcome = RunOutcome.succeeded
+    return done
 
 
 @dataclass(frozen=True)
