@@ -46,6 +46,20 @@ pg() { "${AS[@]}" "$@"; }
 
 running() { pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
+ready() { "$BIN/pg_isready" -h 127.0.0.1 -p "$PORT" -q; }
+
+# A server found running either answers, or is still dying (killed a moment ago, e.g. when a session
+# ended): wait up to 10 s for one or the other. Returns 0 only for a server that answers.
+answering() {
+    local _
+    for _ in $(seq 1 20); do
+        running || return 1
+        ready && return 0
+        sleep 0.5
+    done
+    die "a PostgreSQL process owns $DATA but does not answer on 127.0.0.1:$PORT; see $LOG"
+}
+
 start() {
     ensure_installed
     if [[ ! -f "$DATA/PG_VERSION" ]]; then
@@ -67,7 +81,7 @@ EOF
         printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$DATA/pg_hba.conf"
         [[ ${#AS[@]} -eq 0 ]] || chown postgres:postgres "$DATA/postgresql.conf" "$DATA/pg_hba.conf"
     fi
-    if running; then
+    if answering; then
         echo "postgres.sh: PostgreSQL $MAJOR already running on 127.0.0.1:$PORT ($DATA)"
     else
         touch "$LOG"
