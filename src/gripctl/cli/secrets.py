@@ -12,9 +12,10 @@ from rich.markup import escape
 
 from gripctl.cli.context import state
 from gripctl.errors import ExitCode
+from gripctl.model.settings import read_settings
 from gripctl.secrets import check as check_mod
 from gripctl.secrets import decrypt_values, rotation, workflows
-from gripctl.secrets.layout import component_file, component_name, platform_config, rel, release_id
+from gripctl.secrets.layout import component_file, component_name, rel, release_id
 
 secrets_app = typer.Typer(
     help=(
@@ -123,7 +124,7 @@ def encrypt_cmd(
 
 
 def _deploy_commands(root: Path, component: str, env: str | None) -> list[str]:
-    envs = platform_config(root).get("environments")
+    envs = read_settings(root).get("environments")
     names = [env] if env else (list(envs) if isinstance(envs, dict) and envs else ["ENV"])
     return [f"gripctl deploy -e {name} --only {release_id(component)} --include-dependents" for name in names]
 

@@ -16,10 +16,6 @@ from gripctl.notify import config as notify_config
 from gripctl.notify.router import Notifier
 
 
-def ledger_for(root: Path) -> Ledger:
-    return open_ledger(root=root)
-
-
 def notifier_for(root: Path, ledger: Ledger, settings: dict[str, Any]) -> Notifier:
     config = notify_config.parse(settings.get("notifications"), root)
     return Notifier(
@@ -43,7 +39,7 @@ def _sops_value(path: Path, dotted_key: str, root: Path) -> str:
 
 def incident_service(root: Path) -> IncidentService:
     settings = read_settings(root)
-    ledger = ledger_for(root)
+    ledger = open_ledger(root=root)
     notifier = notifier_for(root, ledger, settings)
     channels = (settings.get("notifications") or {}).get("channels") or {}
     return IncidentService(ledger, incidents_config.parse(settings.get("incidents"), channels), notifier)

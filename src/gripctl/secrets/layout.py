@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from gripctl.errors import UsageError
 from gripctl.model.settings import read_settings
@@ -23,14 +22,9 @@ IGNORE_PATTERNS = ("*.dec.yaml", "*.dec.yml", "*.agekey")
 _ENCRYPTED_SUFFIXES = (".sops.yaml", ".sops.yml")
 
 
-def platform_config(root: Path) -> dict[str, Any]:
-    """The parsed gripctl.yaml ({} when the file does not exist)."""
-    return read_settings(root)
-
-
 def secrets_dir(root: Path) -> Path:
     """The folder that holds one `NNN-name-secrets/` folder per component (gripctl.yaml `secrets:`)."""
-    configured = platform_config(root).get("secrets")
+    configured = read_settings(root).get("secrets")
     return root / (configured if isinstance(configured, str) else DEFAULT_SECRETS_DIR)
 
 

@@ -29,8 +29,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from gripctl.errors import ConfigError, LedgerError, SecretsError, UsageError
+from gripctl.model.settings import read_settings
 from gripctl.secrets.decrypt import decrypt_values
-from gripctl.secrets.layout import component_file, component_name, platform_config, release_id
+from gripctl.secrets.layout import component_file, component_name, release_id
 from gripctl.secrets.workflows import encrypt_bytes
 
 ALPHABETS = {
@@ -86,7 +87,7 @@ def _config_error(component: str, key: str, problem: str) -> ConfigError:
 def generators(root: Path, component: str) -> dict[str, Generator]:
     """The rotation generators configured for `component` (gripctl.yaml `secrets_rotation:`)."""
     name = component_name(component)
-    section = platform_config(root).get("secrets_rotation") or {}
+    section = read_settings(root).get("secrets_rotation") or {}
     if not isinstance(section, dict):
         raise ConfigError("gripctl.yaml secrets_rotation: must be a mapping of component -> keys")
     entries = section.get(name) or section.get(release_id(name)) or {}

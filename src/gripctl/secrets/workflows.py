@@ -23,6 +23,7 @@ import yaml
 from gripctl.adapters import age, sops
 from gripctl.adapters.process import Completed
 from gripctl.errors import ConfigError, Location, SecretsError, UsageError
+from gripctl.model.settings import read_settings
 from gripctl.secrets.decrypt import (
     decrypt_values,
     explain_failure,
@@ -37,7 +38,6 @@ from gripctl.secrets.layout import (
     component_dir,
     component_file,
     ensure_gitignored,
-    platform_config,
     rel,
     secrets_files,
     sops_config,
@@ -77,7 +77,7 @@ def init(
 ) -> InitResult:
     """Create an age key pair (or take `recipient`), add it to `.sops.yaml`, and git-ignore key files."""
     if environment is not None:
-        envs = platform_config(root).get("environments")
+        envs = read_settings(root).get("environments")
         if isinstance(envs, dict) and envs and environment not in envs:
             raise UsageError(
                 f"no environment {environment!r} in gripctl.yaml", hint=f"known: {', '.join(map(str, envs))}"
