@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import yaml
 
+from gripctl import yamlio as yaml
 from gripctl.adapters.kube import Informer, Kube, Obj
 from gripctl.errors import ClusterError
 from gripctl.model.types import HttpCheck

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
+from gripctl import yamlio as yaml
 from gripctl.errors import UsageError
 from gripctl.model.graph import Graph
 from gripctl.model.types import Platform

@@ -12,12 +12,12 @@ diff of its normalised YAML (sorted keys). Masking happens before any text is pr
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import yaml
-
+from gripctl import yamlio as yaml
 from gripctl.errors import ConfigError
 from gripctl.plan.types import ObjectChange
 from gripctl.secrets.values import mask  # the secrets room owns the masking rule
@@ -134,8 +134,7 @@ def masked_pair(
     live_m = _mask_strings(live, values) if live is not None else None
     desired_m = _mask_strings(desired, values) if desired is not None else None
     if any(o is not None and _is_secret(o) for o in (live, desired)):
-        live_m = yaml.safe_load(yaml.safe_dump(live_m)) if live_m is not None else None  # deep copies
-        desired_m = yaml.safe_load(yaml.safe_dump(desired_m)) if desired_m is not None else None
+        live_m, desired_m = copy.deepcopy(live_m), copy.deepcopy(desired_m)
         _mask_secret_data(live_m, desired_m)
     return live_m, desired_m
 

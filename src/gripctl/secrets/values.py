@@ -15,8 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gripctl import yamlio as yaml
 from gripctl.model.types import SecretsSource
 from gripctl.secrets.decrypt import decrypt_values
 
