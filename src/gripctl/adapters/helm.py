@@ -265,6 +265,10 @@ async def upgrade_install_release(
         "upgrade", "--install", name, str(chart),
         "--namespace", namespace,
         "--server-side=true",
+        # The API server validates every applied object strictly (helm sends fieldValidation=Strict
+        # with server-side apply); helm's own client-side check only downloads and parses the
+        # cluster's OpenAPI document again, which was ~40% of helm's CPU per upgrade.
+        "--disable-openapi-validation",
         "--wait=hookOnly",  # `--wait hookOnly` would parse as `--wait` (=watcher) plus a stray argument
         "--timeout", f"{timeout_seconds}s",
         "--output", "json",

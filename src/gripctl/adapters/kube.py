@@ -226,12 +226,11 @@ class Kube:
             raise
         return True
 
-    def ensure_namespace(self, name: str) -> None:
+    def ensure_namespace(self, name: str, labels: dict[str, str] | None = None) -> None:
         if self.get("Namespace", None, name) is None:
+            meta: Obj = {"name": name, **({"labels": labels} if labels else {})}
             with contextlib.suppress(Conflict):  # created concurrently: fine
-                self.create(
-                    "Namespace", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-                )
+                self.create("Namespace", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
 
     def events_for(self, namespace: str, name: str, kind: str = "Pod") -> list[Obj]:
         """Events about one object, oldest first."""
