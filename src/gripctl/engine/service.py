@@ -102,9 +102,11 @@ def add_registered_sinks(emitter: Emitter, platform: Platform, run_id: int) -> N
             emitter.add(sink)
 
 
-async def _plan(platform: Platform, ids: list[str], target: KubeTarget) -> Plan:
+async def _plan(platform: Platform, ids: list[str], target: KubeTarget) -> tuple[Plan, dict[str, bytes]]:
+    """The plan, and the decrypted secrets it was computed with (release id -> YAML, memory only)."""
     snap = await snapshot(platform, ids, target, concurrency=platform.environment.concurrency)
-    return compute_plan(platform, snap, ids)
+    secrets = {rid: d.decrypted for rid, d in snap.desired.items() if d.decrypted is not None}
+    return compute_plan(platform, snap, ids), secrets
 
 
 def _selection(platform: Platform, req: DeployRequest) -> list[str]:
@@ -176,7 +178,7 @@ async def deploy(req: DeployRequest) -> Deployment:
     # The watches start while the plan is computed: both take a moment, neither needs the other.
     view = ClusterView(kube)
     try:
-        _, plan = await asyncio.gather(view.start(), _plan(platform, ids, target))
+        _, (plan, secrets) = await asyncio.gather(view.start(), _plan(platform, ids, target))
     except BaseException:
         view.stop()
         raise
@@ -212,7 +214,7 @@ async def deploy(req: DeployRequest) -> Deployment:
         await lock.acquire(req.wait_lock)
         recovered = await recover_interrupted(ledger, platform, target, kube, view, run_id, emitter)
         if any(": " in line for line in recovered):  # a release was touched: look again
-            plan = await _plan(platform, ids, target)
+            plan, secrets = await _plan(platform, ids, target)
             emitter.emit(EventKind.note, f"re-planned after recovery: plan {plan.id}", plan=plan.id)
             if req.saved_plan is not None:
                 check_fresh(req.saved_plan, plan)
@@ -238,6 +240,7 @@ async def deploy(req: DeployRequest) -> Deployment:
             run_id=run_id,
             emitter=emitter,
             options=RunOptions(concurrency, req.on_failure, req.monitor_seconds),
+            secrets=secrets,
         )
         outcome, error = RunOutcome.failed, "the run stopped unexpectedly"
         result = await runner.run()

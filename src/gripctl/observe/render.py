@@ -9,12 +9,12 @@ merged here in memory to get the *user values* helm will record, so that they ca
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gripctl import yamlio as yaml
 from gripctl.adapters import helm
 from gripctl.errors import ConfigError, Location, ToolError
 from gripctl.model.types import Platform, Release
@@ -166,7 +166,7 @@ async def render_desired(
         merged = deep_merge(merged, _load_values_file(f, root, release))
         inputs[f"values file {display_path(f, root)}"] = sha256_bytes(f.read_bytes())
 
-    decrypted = _decrypted_secrets(platform, release)
+    decrypted = await asyncio.to_thread(_decrypted_secrets, platform, release)  # sops: off the loop
     secret_values: frozenset[str] = frozenset()
     secret_paths: frozenset[str] = frozenset()
     if decrypted is not None:
@@ -206,4 +206,5 @@ async def render_desired(
         secret_values=secret_values,
         secret_paths=secret_paths,
         inputs=inputs,
+        decrypted=decrypted,
     )

@@ -51,6 +51,9 @@ class DesiredRelease:
     secret_values: frozenset[str] = field(default_factory=frozenset, repr=False)  # leaf values to mask
     secret_paths: frozenset[str] = field(default_factory=frozenset)  # dotted key paths holding secrets
     inputs: Mapping[str, str] = field(default_factory=dict)  # input name -> sha256 (chart, files, secrets)
+    # The decrypted secrets this render used, in memory only (never serialised): the deploy hands
+    # exactly these to helm, so what runs is what was planned, and sops runs once per release.
+    decrypted: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
