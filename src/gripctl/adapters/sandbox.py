@@ -246,6 +246,10 @@ def kwokctl_create_args(binaries: dict[str, str], *, port: int | None) -> list[s
         "--enable-crds", "Stage",  # stages are API objects, so failure injection can change at runtime
         "--kubeconfig=",  # gripctl writes its own context (`gripctl-sandbox`, not kwok's `kwok-<name>`)
         "--quiet-pull",
+        # One kwok process plays every kubelet and the control plane shares two cores with the tools:
+        # client-side rate limits (controller-manager 20 qps) would throttle a burst of rollouts that
+        # a real cluster, with a kubelet per node, absorbs. Both deploy paths under test see the same.
+        "--disable-qps-limits",
         "--timeout", f"{CREATE_TIMEOUT_SECONDS}s",
     ]  # fmt: skip
     if port is not None:
