@@ -339,8 +339,9 @@ def start_cli(sp: SynthPlatform) -> subprocess.Popen[bytes]:
 
 
 async def kill_when(
-    proc: subprocess.Popen[bytes], sp: SynthPlatform, ready: Callable[[Ledger], bool]
+    proc: subprocess.Popen[bytes], sp: SynthPlatform, ready: Callable[[Ledger], bool], *, group: bool = False
 ) -> None:
+    """SIGKILL gripctl (with `group`, the helm it runs too) once `ready(ledger)` holds."""
     led = ledger_of_when_exists(sp)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -349,7 +350,10 @@ async def kill_when(
         if led is None:
             led = ledger_of_when_exists(sp)
         elif ready(led):
-            os.kill(proc.pid, signal.SIGKILL)
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             return
         await asyncio.sleep(0.02)
@@ -451,6 +455,51 @@ async def test_killed_together_with_its_helm_leaves_a_pending_release_that_is_un
     statuses = [e.status for e in await history(sp, kube_target, "010-a")]
     # The interrupted revision stays in helm's history as it was; rollback (3) and upgrade (4) follow it.
     assert statuses == ["superseded", "pending-upgrade", "superseded", "deployed"], statuses
+
+
+def _rollback_begun(rid: str) -> Callable[[Ledger], bool]:
+    def check(led: Ledger) -> bool:
+        runs = led.runs(limit=1)
+        record = led.run(runs[0].id) if runs else None
+        return bool(
+            record
+            and any(
+                a.release_id == rid and a.action is ActionKind.rollback and a.outcome.value == "running"
+                for a in record.actions
+            )
+        )
+
+    return check
+
+
+async def test_killed_while_rolling_back_is_recovered_to_the_revision_before_the_run(
+    synth: Callable[..., SynthPlatform], kube_target: KubeTarget
+) -> None:
+    """gripctl and its helm die together just as the automatic rollback of a failed upgrade begins.
+    `gripctl recover` must bring the release back to the revision that ran before the run, not to the
+    failed revision that helm last recorded as deployed."""
+    sp = synth({"010-a": []}, timeout="6s")
+    assert (await run(sp)).result.outcome is RunOutcome.succeeded
+    sp.set_values("010-a", version="v2", inject="never-ready")
+    proc = start_cli(sp)
+    await kill_when(proc, sp, _rollback_begun("010-a"), group=True)
+    led = ledger_of(sp)
+    killed = led.runs(limit=1)[0]
+    assert killed.outcome is RunOutcome.running
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), "recover", "-e", sp.environment],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert await deployed_version(sp, kube_target, "010-a") == "v1", done.stdout
+    entries = await history(sp, kube_target, "010-a")
+    assert entries[-1].status == "deployed", entries
+    closed = led.run(killed.id)
+    assert closed is not None and closed.outcome is RunOutcome.interrupted
 
 
 def test_cli_streams_json_events_and_writes_a_github_summary(

@@ -9,6 +9,10 @@ dead run was acting on (write-ahead actions still `running`):
   uninstall when it never deployed;
 - `deployed` but never verified: verify now; if unhealthy, restore the revision from before the run.
 
+"The revision from before the run" comes from the ledger (the `from` of the run's install or upgrade of
+the release), not from helm's statuses: a run killed while rolling back a failed upgrade leaves that
+failed revision marked `deployed` or `superseded`, and helm would call it good.
+
 Then the run is marked `interrupted`, and the next deploy plans from a clean state.
 """
 
@@ -26,7 +30,7 @@ from gripctl.engine.events import Emitter, EventKind
 from gripctl.engine.runner import last_good_revision, unlock_release
 from gripctl.engine.verify import ClusterView, verify_release
 from gripctl.ledger.store import Ledger
-from gripctl.ledger.types import ActionKind, ActionOutcome
+from gripctl.ledger.types import ActionKind, ActionOutcome, ActionRecord
 from gripctl.model.types import Platform, Release
 
 
@@ -64,6 +68,15 @@ async def _settle(release: Release, target: KubeTarget, wait_seconds: float) -> 
         await asyncio.sleep(0.5)
 
 
+def revision_before_run(actions: list[ActionRecord], release_id: str) -> tuple[bool, int | None]:
+    """(known, revision): what ran before the run first installed or upgraded the release; (True, None)
+    for a first install; (False, None) when the run never did (then helm's history has to tell)."""
+    for a in sorted(actions, key=lambda a: a.id):
+        if a.release_id == release_id and a.action in (ActionKind.install, ActionKind.upgrade):
+            return True, a.from_revision
+    return False, None
+
+
 async def recover_interrupted(
     ledger: Ledger,
     platform: Platform,
@@ -85,9 +98,9 @@ async def recover_interrupted(
             if action.release_id not in platform.releases:
                 continue
             release = platform.release(action.release_id)
-            line = await _recover_release(
-                ledger, platform, target, kube, view, run_id, release, action.from_revision
-            )
+            known, before = revision_before_run(actions, release.id)
+            good = before if known else action.from_revision
+            line = await _recover_release(ledger, target, kube, view, run_id, release, good, known)
             if line:
                 done.append(f"{release.id}: {line}")
                 emitter.emit(
@@ -103,20 +116,23 @@ async def recover_interrupted(
 
 async def _recover_release(
     ledger: Ledger,
-    platform: Platform,
     target: KubeTarget,
     kube: Kube,
     view: ClusterView | None,
     run_id: int,
     release: Release,
-    from_revision: int | None,
+    good: int | None,
+    known: bool,
 ) -> str:
+    """`good`: the revision to return to (None: uninstall); only a hint for the unhealthy case when
+    not `known` from the ledger."""
     entries = await _settle(release, target, min(release.timeout_seconds, 60))
     if not entries:
         return ""  # nothing was ever created: clean
     latest = max(entries, key=lambda e: e.revision)
     if latest.status.startswith("pending-"):
-        good = last_good_revision(entries, before=latest.revision)
+        if not known:
+            good = last_good_revision(entries, before=latest.revision)
         return await unlock_release(ledger, run_id, release, target, good)
     if latest.status != "deployed" or view is None:
         return ""  # failed/superseded: the next plan upgrades it; nothing is half-done
@@ -126,7 +142,8 @@ async def _recover_release(
     )
     if result.ok:
         return f"revision {latest.revision} was deployed and is healthy"
-    good = from_revision if from_revision is not None else last_good_revision(entries, before=latest.revision)
+    if not known and good is None:
+        good = last_good_revision(entries, before=latest.revision)
     if good is None:
         aid = ledger.begin_action(run_id, release.id, ActionKind.uninstall, latest.revision, None)
         await helm.uninstall(release.name, release.namespace, target, timeout_seconds=release.timeout_seconds)
