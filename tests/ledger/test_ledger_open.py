@@ -67,6 +67,30 @@ def test_reopening_keeps_data_and_revision(tmp_path: Path) -> None:
             assert MigrationContext.configure(conn).get_current_revision() == "0002"
 
 
+def test_head_constant_is_the_newest_migration() -> None:
+    """Opening a current ledger trusts migrations.HEAD instead of asking alembic: it must stay true."""
+    from alembic.script import ScriptDirectory
+
+    from gripctl.ledger.migrations import HEAD
+    from gripctl.ledger.store import alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
+
+
+def test_opening_a_current_ledger_does_not_load_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    open_ledger(url)  # creates and migrates
+    probe = (
+        "import sys; from gripctl.ledger import open_ledger; "
+        f"open_ledger({url!r}); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_unreachable_postgres_names_url_with_password_masked(tmp_path: Path) -> None:
     port = _closed_port()
     url = f"postgresql+psycopg://deployer:s3cr3t-pw@127.0.0.1:{port}/ledger"

@@ -13,13 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, exists, func, or_, select, text, update
+from sqlalchemy import Engine, create_engine, event, exists, func, inspect, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
@@ -27,6 +23,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from gripctl.errors import LedgerError, UsageError
 from gripctl.ledger import schema as t
+from gripctl.ledger.migrations import HEAD
 from gripctl.ledger.types import (
     ActionKind,
     ActionOutcome,
@@ -48,6 +45,9 @@ from gripctl.ledger.types import (
     SecretRotationRecord,
     Severity,
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DATABASE_URL_ENV = "GRIPCTL_DATABASE_URL"
 READONLY = "gripctl_readonly"  # connection execution option: a transaction that only reads
@@ -175,12 +175,29 @@ class _SchemaTooNew(Exception):
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
+def _at_head(engine: Engine) -> bool:
+    """The schema is current (the common case): known without importing alembic, which alone takes
+    about a second of every command's start-up."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        return {r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))} == {HEAD}
+
+
 def _migrate(engine: Engine) -> None:
+    if _at_head(engine):
+        return
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = alembic_config()
     heads = set(ScriptDirectory.from_config(cfg).get_heads())
     known = {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
