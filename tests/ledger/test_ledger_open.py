@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from gripctl.errors import LedgerError
 from gripctl.ledger import DATABASE_URL_ENV, Ledger, open_ledger
+from gripctl.ledger.migrations import HEAD
 from gripctl.ledger.schema import Base
 from gripctl.ledger.testing import POSTGRES_URL_ENV, postgres_schema_url
 
@@ -77,18 +80,19 @@ def test_head_constant_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
 
 
-def test_opening_a_current_ledger_does_not_load_alembic(tmp_path: Path) -> None:
+def test_opening_a_new_or_current_ledger_does_not_load_alembic(tmp_path: Path) -> None:
     import subprocess
     import sys
 
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    open_ledger(url)  # creates and migrates
     probe = (
         "import sys; from gripctl.ledger import open_ledger; "
-        f"open_ledger({url!r}); print('alembic' in sys.modules)"
+        f"open_ledger({url!r}).close(); open_ledger({url!r}).close(); print('alembic' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False", done.stderr
+    with open_ledger(url) as ledger, ledger.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
 
 
 def test_unreachable_postgres_names_url_with_password_masked(tmp_path: Path) -> None:
@@ -132,12 +136,69 @@ def test_schema_newer_than_this_gripctl_is_refused_untouched(tmp_path: Path) -> 
     engine.dispose()
 
 
-def test_migrations_create_exactly_the_models(ledger: Ledger) -> None:
-    """The hand-written migration and the ORM models describe the same schema (no autogenerate diff)."""
+@contextmanager
+def _empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    with postgres_schema_url(os.environ[POSTGRES_URL_ENV]) as url:
+        yield url
+
+
+def test_migrations_create_exactly_the_models(backend: str, tmp_path: Path) -> None:
+    """The hand-written migrations, run one by one from an empty database, and the ORM models describe
+    the same schema (no autogenerate diff): so a fresh ledger may be created from the models directly."""
+    from alembic import command
+
+    from gripctl.ledger.store import alembic_config
+
+    with _empty_database(backend, tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            with engine.connect() as conn:
+                assert MigrationContext.configure(conn).get_current_revision() == HEAD
+                diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            assert diff == []
+            assert set(inspect(engine).get_table_names()) >= TABLES
+        finally:
+            engine.dispose()
+
+
+def test_fresh_ledger_is_created_from_the_models_and_stamped_at_head(ledger: Ledger) -> None:
     with ledger.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert diff == []
-    assert set(inspect(ledger.engine).get_table_names()) >= TABLES
+        assert MigrationContext.configure(conn).get_current_revision() == HEAD
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    run_id = ledger.start_run("prod", "deploy", "alice", None, None)
+    assert ledger.run(run_id) is not None
+
+
+def test_a_ledger_at_an_older_revision_is_migrated(tmp_path: Path) -> None:
+    """Existing data goes through the migrations (here 0001 -> head), not through the fresh path."""
+    from alembic import command
+
+    from gripctl.ledger.store import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO runs (environment, kind, actor, host, pid, outcome, started_at) "
+                "VALUES ('prod', 'deploy', 'alice', 'h', 1, 'succeeded', '2026-01-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+    with open_ledger(url) as ledger:
+        with ledger.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
+        assert [r.actor for r in ledger.runs("prod")] == ["alice"]
 
 
 @pytest.mark.postgres
