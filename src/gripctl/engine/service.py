@@ -102,9 +102,13 @@ def add_registered_sinks(emitter: Emitter, platform: Platform, run_id: int) -> N
             emitter.add(sink)
 
 
-async def _plan(platform: Platform, ids: list[str], target: KubeTarget) -> tuple[Plan, dict[str, bytes]]:
+async def _plan(
+    platform: Platform, ids: list[str], target: KubeTarget, kube_version: str | None = None
+) -> tuple[Plan, dict[str, bytes]]:
     """The plan, and the decrypted secrets it was computed with (release id -> YAML, memory only)."""
-    snap = await snapshot(platform, ids, target, concurrency=platform.environment.concurrency)
+    snap = await snapshot(
+        platform, ids, target, concurrency=platform.environment.concurrency, kube_version=kube_version
+    )
     secrets = {rid: d.decrypted for rid, d in snap.desired.items() if d.decrypted is not None}
     return compute_plan(platform, snap, ids), secrets
 
@@ -173,12 +177,12 @@ async def deploy(req: DeployRequest) -> Deployment:
             platform.release(rid)  # a plan naming a release the repository no longer has: UsageError
     ledger = open_platform_ledger(platform)
     target = target_for(platform)
-    await check_cluster(target)
+    kube_version = await check_cluster(target)
     kube = Kube(target)
     # The watches start while the plan is computed: both take a moment, neither needs the other.
     view = ClusterView(kube)
     try:
-        _, (plan, secrets) = await asyncio.gather(view.start(), _plan(platform, ids, target))
+        _, (plan, secrets) = await asyncio.gather(view.start(), _plan(platform, ids, target, kube_version))
     except BaseException:
         view.stop()
         raise

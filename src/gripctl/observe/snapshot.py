@@ -59,15 +59,20 @@ async def _one(
 
 
 async def snapshot(
-    platform: Platform, release_ids: list[str], target: KubeTarget | None = None, *, concurrency: int = 4
+    platform: Platform,
+    release_ids: list[str],
+    target: KubeTarget | None = None,
+    *,
+    concurrency: int = 4,
+    kube_version: str | None = None,
 ) -> Snapshot:
     """Observe and render every selected release, `concurrency` at a time.
 
-    The cluster is checked first: a missing context or an unreachable API server is one ClusterError
-    before any helm call.
+    The cluster is checked first (unless the caller just did and passes its `kube_version`): a missing
+    context or an unreachable API server is one ClusterError before any helm call.
     """
     target = target or target_for(platform)
-    kube_version = await check_cluster(target)
+    kube_version = kube_version or await check_cluster(target)
     releases = [platform.release(rid) for rid in release_ids]
     # One `helm list --all` tells which releases exist at all: a first deploy then costs one helm call
     # per release (the render) instead of two.
