@@ -27,9 +27,11 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Each module owns one group of commands and exposes `register(app)`. Command modules import heavy
-# libraries (kubernetes, SQLAlchemy, Alembic) at the top, so only the module of the command being run
-# is imported: `gripctl graph` must not pay for the engine. Unknown commands and --help load them all.
+# Each module owns one group of commands and exposes `register(app)`. Only the module of the command
+# being run is registered (Typer builds every registered command on each call); unknown commands and
+# top-level --help register them all. Command modules import heavy libraries (kubernetes, SQLAlchemy,
+# Alembic, the validators) inside their command bodies, so that registering one costs little and
+# `--help` stays fast; tests/unit/test_cli_startup.py holds them to that.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.sandbox": ("sandbox",),
     "gripctl.cli.validate": ("validate",),
@@ -51,6 +53,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.incidents": ("incident",),
 }
 _OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
+_FLAGS = {"--verbose", "-v"}
 _registered: set[str] = set()
 
 
@@ -67,8 +70,27 @@ def _requested_command(argv: list[str]) -> str | None:
     return None
 
 
+def _only_version(argv: list[str]) -> bool:
+    """True when --version comes before any command and any other eager option (--help): its callback
+    prints and exits while the root options are parsed, before any command is looked at."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--version":
+            return True
+        elif arg in _OPTIONS_WITH_VALUE:
+            skip = True
+        elif arg not in _FLAGS and not arg.startswith(("--output=", "--root=")):
+            return False  # a command, --help, or something to leave to click
+    return False
+
+
 def register_commands(argv: list[str] | None = None) -> None:
-    command = _requested_command(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    if _only_version(args):
+        return
+    command = _requested_command(args)
     wanted = [m for m, names in COMMAND_MODULES.items() if command in names] or list(COMMAND_MODULES)
     for name in wanted:
         if name not in _registered:  # main() may run many times in one process (tests)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-import gripctl.incidents.sink  # noqa: F401  (the CLI wires incidents + notifications into every run)
 from gripctl.cli.context import AppState, state
 from gripctl.cli.selection import (
     environment_option,
@@ -28,13 +27,17 @@ from gripctl.cli.selection import (
     split_only,
 )
 from gripctl.engine.events import EngineEvent, EventSink, Phase
-from gripctl.engine.locks import actor
-from gripctl.engine.progress import GithubSummarySink, JsonSink, LiveSink, PlainSink
-from gripctl.engine.runner import OnFailure, RunResult
+from gripctl.engine.options import OnFailure
 from gripctl.errors import DeployError, UsageError
 from gripctl.ledger.types import RunOutcome
 from gripctl.model.types import Platform
 from gripctl.plan.types import Plan
+
+# The engine, its progress sinks and the ledger pull in kubernetes and SQLAlchemy: each command imports
+# what it uses in its body, so that `--help` and the ledger-only commands do not pay for the rest.
+if TYPE_CHECKING:
+    from gripctl.engine.progress import LiveSink
+    from gripctl.engine.runner import RunResult
 
 concurrency_option = typer.Option(
     "--concurrency", "-j", help="Releases deployed at once (default: the environment's, else 4).", min=1
@@ -72,6 +75,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
 
 
+def wire_incidents() -> None:
+    """Plug incidents and notifications into every run that changes the cluster: the sink module
+    registers its engine sink factory when imported. Call before the engine starts a run."""
+    import gripctl.incidents.sink  # noqa: F401
+
+
 # -- progress ----------------------------------------------------------------------------------------
 
 
@@ -80,6 +89,8 @@ class _LazyLive:
     before the run is not drawn over)."""
 
     def __init__(self, app_state: AppState) -> None:
+        from gripctl.engine.progress import PlainSink
+
         self.app_state = app_state
         self.plain = PlainSink(app_state.output)
         self.live: LiveSink | None = None
@@ -91,6 +102,8 @@ class _LazyLive:
         self.needs = {rp.release_id: rp.needs for rp in plan.releases}
 
     def handle(self, event: EngineEvent) -> None:
+        from gripctl.engine.progress import LiveSink
+
         if self.live is None and event.release_id and self.ids:
             self.live = LiveSink(self.app_state.output, self.ids, self.needs)
         (self.live or self.plain).handle(event)
@@ -101,6 +114,8 @@ class _LazyLive:
 
 
 def _sinks(app_state: AppState, environment: str | None) -> tuple[list[EventSink], _LazyLive | None]:
+    from gripctl.engine.progress import GithubSummarySink, JsonSink, PlainSink
+
     sinks: list[EventSink] = []
     lazy: _LazyLive | None = None
     if app_state.output.json:
@@ -174,6 +189,8 @@ def _run_deploy(
     who: str | None,
     monitor: float | None,
 ) -> None:
+    wire_incidents()
+    from gripctl.engine.locks import actor
     from gripctl.engine.service import DeployRequest
     from gripctl.engine.service import deploy as run
 
@@ -281,6 +298,7 @@ def approve(
 ) -> None:
     """Approve a recorded plan for an environment with `approval: required`."""
     from gripctl.engine import approvals
+    from gripctl.engine.locks import actor
     from gripctl.engine.service import open_platform_ledger
     from gripctl.model.loader import load_platform
 
@@ -374,6 +392,8 @@ def rollback(
     who: Annotated[str | None, as_option] = None,
 ) -> None:
     """Roll a release back by hand: locked, verified, recorded in the ledger."""
+    wire_incidents()
+    from gripctl.engine.progress import PlainSink
     from gripctl.engine.service import rollback as do_rollback
 
     app_state = state(ctx)
@@ -427,6 +447,8 @@ def recover(
     wait_lock: Annotated[float, wait_lock_option] = 0.0,
 ) -> None:
     """Recover interrupted runs: unlock releases left pending-*, verify half-done ones, close the runs."""
+    wire_incidents()
+    from gripctl.engine.progress import PlainSink
     from gripctl.engine.service import recover as do_recover
 
     app_state = state(ctx)
@@ -448,12 +470,14 @@ def runs(
     """The latest runs, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    from gripctl.engine.service import open_platform_ledger
+    from gripctl.ledger import open_ledger
     from gripctl.model.loader import load_platform
 
     app_state = state(ctx)
     platform = load_platform(app_state.root, environment)
-    ledger = open_platform_ledger(platform)
+    # open_ledger, not the engine's open_platform_ledger (the same call): reading the ledger must not
+    # import the engine and the kubernetes client.
+    ledger = open_ledger(root=platform.root)
     records = ledger.runs(platform.environment.name if environment else None, limit)
     if app_state.output.json:
         app_state.output.document([r.to_dict() for r in records])
@@ -481,12 +505,12 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="Run id from `gripctl runs`.")],
 ) -> None:
     """One run: its actions and its event timeline."""
-    from gripctl.engine.service import open_platform_ledger
+    from gripctl.ledger import open_ledger
     from gripctl.model.loader import load_platform
 
     app_state = state(ctx)
     platform = load_platform(app_state.root, None)
-    ledger = open_platform_ledger(platform)
+    ledger = open_ledger(root=platform.root)  # as in `runs`: no engine for a read
     record = ledger.run(run_id)
     if record is None:
         raise UsageError(f"no run {run_id} in the ledger", hint="`gripctl runs` lists them")

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from gripctl.cli.context import state
-from gripctl.incidents.config import Cause
-from gripctl.incidents.setup import incident_service
-from gripctl.ledger import IncidentRecord, IncidentStatus
+from gripctl.ledger.types import IncidentStatus
+
+# The incident service imports SQLAlchemy and the notifiers: commands import it in their bodies, so
+# that `--help` does not pay for it.
+if TYPE_CHECKING:
+    from gripctl.incidents.service import IncidentService
+    from gripctl.ledger.types import IncidentRecord
+
 
 incident_app = typer.Typer(
     help="Incidents: opened on failed deploys or by hand; acknowledged, escalated, resolved."
@@ -21,6 +27,12 @@ ActorOption = Annotated[
     str | None,
     typer.Option("--as", help="Who you are (default: $GRIPCTL_USER, then $USER).", show_default=False),
 ]
+
+
+def _service(root: Path) -> IncidentService:
+    from gripctl.incidents.setup import incident_service
+
+    return incident_service(root)
 
 
 def _actor(actor: str | None) -> str:
@@ -41,7 +53,7 @@ def list_incidents(
 ) -> None:
     """Incidents, newest first."""
     st = state(ctx)
-    records = incident_service(st.root).ledger.incidents(status=status, environment=environment)
+    records = _service(st.root).ledger.incidents(status=status, environment=environment)
     if st.output.json:
         st.output.document([_summary(r) for r in records])
         return
@@ -66,7 +78,7 @@ def list_incidents(
 def show(ctx: typer.Context, incident_id: int) -> None:
     """One incident and its timeline (opened, notified, acknowledged, escalated, resolved, root cause)."""
     st = state(ctx)
-    record = incident_service(st.root)._get(incident_id)
+    record = _service(st.root)._get(incident_id)
     if st.output.json:
         st.output.document(record.to_dict())
         return
@@ -93,8 +105,10 @@ def open_incident(
     actor: ActorOption = None,
 ) -> None:
     """Open an incident by hand; its escalation path starts now."""
+    from gripctl.incidents.config import Cause
+
     st = state(ctx)
-    record = incident_service(st.root).open(
+    record = _service(st.root).open(
         environment, title, Cause.manual, severity=severity, release_id=release, actor=_actor(actor)
     )
     st.output.document(_summary(record)) if st.output.json else st.output.line(
@@ -106,7 +120,7 @@ def open_incident(
 def ack(ctx: typer.Context, incident_id: int, actor: ActorOption = None) -> None:
     """Acknowledge an incident: you own it, and its escalation stops."""
     st = state(ctx)
-    record = incident_service(st.root).acknowledge(incident_id, _actor(actor))
+    record = _service(st.root).acknowledge(incident_id, _actor(actor))
     st.output.document(_summary(record)) if st.output.json else st.output.line(
         f"acknowledged incident #{incident_id}"
     )
@@ -123,7 +137,7 @@ def resolve(
 ) -> None:
     """Resolve an incident (with its root cause); PagerDuty's alert is resolved too."""
     st = state(ctx)
-    record = incident_service(st.root).resolve(incident_id, _actor(actor), rca)
+    record = _service(st.root).resolve(incident_id, _actor(actor), rca)
     st.output.document(_summary(record)) if st.output.json else st.output.line(
         f"resolved incident #{incident_id}"
     )
@@ -133,7 +147,7 @@ def resolve(
 def tick(ctx: typer.Context) -> None:
     """Escalate every incident not acknowledged in time (run from cron or CI; the server runs it itself)."""
     st = state(ctx)
-    escalated = incident_service(st.root).tick()
+    escalated = _service(st.root).tick()
     if st.output.json:
         st.output.document([_summary(r) for r in escalated])
         return

@@ -6,17 +6,16 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from gripctl.cli.context import state
 from gripctl.errors import UsageError
-from gripctl.ledger import open_ledger
-from gripctl.metrics import compute, deploy_totals
-from gripctl.metrics.dora import DoraReport, Window
-from gripctl.metrics.prometheus import render
+
+if TYPE_CHECKING:
+    from gripctl.metrics.dora import DoraReport
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -108,6 +107,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The four DORA keys per environment: deployment frequency, lead time for changes, change failure
         rate, time to restore. Definitions: docs/metrics.md."""
+        # The ledger and the metrics queries need SQLAlchemy: imported here, not for `--help`.
+        from gripctl.ledger import open_ledger
+        from gripctl.metrics import compute, deploy_totals
+        from gripctl.metrics.dora import Window
+        from gripctl.metrics.prometheus import render
+
         st = state(ctx)
         now = datetime.now(UTC)
         end = parse_time(until, now=now, option="--until") if until else now

@@ -25,8 +25,6 @@ from gripctl.cli.selection import (
 )
 from gripctl.errors import ExitCode, GripError, UsageError
 from gripctl.model import Graph, Platform, load_platform
-from gripctl.observe import snapshot, target_for
-from gripctl.plan.compute import compute_plan
 from gripctl.plan.serialize import plan_to_dict, plan_to_json
 from gripctl.plan.types import Action, ObjectChange, Plan, ReleasePlan
 
@@ -58,6 +56,10 @@ def plan(
 ) -> None:
     """Compare the repository with the live cluster: per release the action (install, upgrade, unlock,
     nothing), why, and the objects that change. Exit 0: no changes; 2: changes; 1: error."""
+    # Observing the cluster needs the kubernetes client: imported here, not for `--help`.
+    from gripctl.observe import snapshot, target_for
+    from gripctl.plan.compute import compute_plan
+
     app_state = state(ctx)
     try:
         platform = load_platform(app_state.root, environment)

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from gripctl.adapters import sandbox
 from gripctl.cli.context import state
+
+# gripctl.adapters.sandbox imports the kubernetes client: each command imports it in its body.
 
 sandbox_app = typer.Typer(
     help=(
@@ -29,6 +30,8 @@ def up_cmd(
     ] = None,
 ) -> None:
     """Start the sandbox, or return at once when it is already running."""
+    from gripctl.adapters import sandbox
+
     out = state(ctx).output
     was_running = sandbox.info() is not None
     if not was_running and out.interactive:
@@ -49,6 +52,8 @@ def up_cmd(
 @sandbox_app.command("down")
 def down_cmd(ctx: typer.Context) -> None:
     """Stop the sandbox and remove its processes, files and kubeconfig context."""
+    from gripctl.adapters import sandbox
+
     out = state(ctx).output
     was_running = sandbox.status() is not None
     sandbox.down()
@@ -61,6 +66,8 @@ def down_cmd(ctx: typer.Context) -> None:
 @sandbox_app.command("status")
 def status_cmd(ctx: typer.Context) -> None:
     """Show components, nodes and context. Exit code 0 when the sandbox runs and answers, 1 otherwise."""
+    from gripctl.adapters import sandbox
+
     out = state(ctx).output
     st = sandbox.status()
     if out.json:

@@ -20,9 +20,9 @@ from gripctl.cli.selection import (
     selector_option,
 )
 from gripctl.model import Graph, environment_names, load_platform
-from gripctl.validate import Options, Severity, validate
-from gripctl.validate.report import github_annotations, render_text, to_sarif
-from gripctl.validate.schema import DEFAULT_KUBE_VERSION
+
+# The package loads its checks (Kubernetes schemas, secret scanner, ...) only when `validate` is used.
+from gripctl.validate import DEFAULT_KUBE_VERSION, Severity
 
 
 class ReportFormat(StrEnum):
@@ -77,6 +77,9 @@ def validate_command(
     yamllint, secret scanning, workload policies, chart version bumps (--base) and image scanning.
     Exit codes: 0 clean, 1 findings at or above the failing severity, 2 the input itself is broken.
     """
+    from gripctl.validate import Options, validate
+    from gripctl.validate.report import github_annotations, render_text, to_sarif
+
     st = state(ctx)
     root = st.root
     names: list[str | None] = [environment] if environment else [*environment_names(root)] or [None]
@@ -88,7 +91,12 @@ def validate_command(
         if selecting
         else None
     )
-    options = Options(server=server, base=base, fail_on=fail_on, kube_version=kube_version)
+    options = Options(
+        server=server,
+        base=base,
+        fail_on=fail_on,
+        kube_version=kube_version,
+    )
 
     fmt = report_format
     if fmt is None:

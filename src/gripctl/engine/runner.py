@@ -14,24 +14,19 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget, Values
 from gripctl.adapters.kube import Kube
 from gripctl.engine.events import Emitter, EventKind, Phase
+from gripctl.engine.options import OnFailure as OnFailure  # re-exported for the engine's callers
 from gripctl.engine.verify import ClusterView, VerifyResult, verify_release
 from gripctl.errors import GripError, ToolError
 from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import ActionKind, ActionOutcome, RunOutcome
 from gripctl.model.types import Platform, Release, Remediation
 from gripctl.plan.types import Action, Plan, ReleasePlan, ReleaseStatus
-
-
-class OnFailure(StrEnum):
-    halt = "halt"  # let running releases finish, start nothing new; dependents are skipped
-    rollback_run = "rollback-run"  # also roll back every release this run changed
 
 
 @dataclass(frozen=True)

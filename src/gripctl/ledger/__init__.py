@@ -4,7 +4,8 @@
 Alembic, and returns a `Ledger` whose methods return plain frozen records.
 """
 
-from gripctl.ledger.store import DATABASE_URL_ENV, UNSET, Ledger, mask_url, open_ledger
+from typing import TYPE_CHECKING, Any
+
 from gripctl.ledger.types import (
     ActionKind,
     ActionOutcome,
@@ -26,6 +27,22 @@ from gripctl.ledger.types import (
     SecretRotationRecord,
     Severity,
 )
+
+if TYPE_CHECKING:
+    from gripctl.ledger.store import DATABASE_URL_ENV, UNSET, Ledger, mask_url, open_ledger
+
+# The store imports SQLAlchemy (a large import): loaded on first use, so that `gripctl --help` and the
+# record types (imported by the CLI's option signatures) do not pay for it.
+_STORE_NAMES = {"DATABASE_URL_ENV", "UNSET", "Ledger", "mask_url", "open_ledger"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STORE_NAMES:
+        from gripctl.ledger import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DATABASE_URL_ENV",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+# The Kubernetes version the offline schema check validates against (`validate --kube-version`).
+DEFAULT_KUBE_VERSION = "1.36"
+
 
 class Severity(StrEnum):
     info = "info"

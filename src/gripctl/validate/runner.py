@@ -27,7 +27,7 @@ from gripctl.adapters.helm import KubeTarget, Values
 from gripctl.errors import GripError
 from gripctl.model.types import Platform, Release
 from gripctl.validate import images, repo, schema, workloads
-from gripctl.validate.findings import CHECKS, Finding, Report, Severity
+from gripctl.validate.findings import CHECKS, DEFAULT_KUBE_VERSION, Finding, Report, Severity
 from gripctl.validate.policy import Policies, load_policies
 from gripctl.validate.render import (
     RenderedObject,
@@ -52,7 +52,7 @@ class Options:
     server: bool = False  # render with `helm install --dry-run=server` against the environment's cluster
     base: str | None = None  # git ref for the chart-version check
     fail_on: Severity | None = None  # overrides policies.fail_on
-    kube_version: str = schema.DEFAULT_KUBE_VERSION
+    kube_version: str = DEFAULT_KUBE_VERSION
     concurrency: int = field(default_factory=default_concurrency)
     decrypt: Decryptor | None = None  # None: gripctl.secrets when an age key is available
 

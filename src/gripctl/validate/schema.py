@@ -25,7 +25,6 @@ from referencing import Registry, Resource
 from gripctl.validate.findings import Finding, Severity
 from gripctl.validate.render import RenderedObject, line_of, relative
 
-DEFAULT_KUBE_VERSION = "1.36"
 _MAX_ERRORS_PER_OBJECT = 5
 
 
