@@ -214,7 +214,7 @@ def main() -> None:
     print(f"charts: {args.charts}, cores: {os.cpu_count()}, load before: {os.getloadavg()[0]:.1f}")
     print(f"baseline (helm lint + helm template, sequential): {base:6.2f}s")
     print(f"gripctl validate (all checks, one environment):    {ours:6.2f}s   findings: {summary}")
-    print(f"  of which `import gripctl.cli.app` (every command group's imports): {imports:6.2f}s")
+    print(f"  of which interpreter start + `import gripctl.cli.app`: {imports:6.2f}s")
     print(f"ratio gripctl/baseline: {ours / base:.2f}x (target <= 0.60x on 2 cores)")
     # On a busy machine every process competes for the cores, and wall time tends to the CPU ratio.
     base_cpu, ours_cpu = cpu1 - cpu0, cpu2 - cpu1
