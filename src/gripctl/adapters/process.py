@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gripctl.adapters.toolchain import find_tool, tool_env
@@ -79,6 +80,14 @@ def run(
     return result
 
 
+# A child is waited for by a blocking `communicate()` in a thread of this pool, not by asyncio's
+# subprocess transport: on Python before 3.13, a task cancelled while asyncio connects a new child's
+# pipes waits forever (python/cpython#103847, #133536). With several helm calls in flight, one failure
+# (or Ctrl-C) cancels the others, and gripctl hung instead of printing the error. A child whose caller
+# went away is killed here; the thread waiting on it then returns.
+_WAITERS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="gripctl-tool")
+
+
 async def run_async(
     tool: str,
     args: Sequence[str],
@@ -89,21 +98,21 @@ async def run_async(
     timeout: float | None = None,
     cwd: str | None = None,
 ) -> Completed:
-    """Run a tool as an asyncio subprocess (for concurrent helm calls); killed on timeout or cancel."""
+    """Run a tool concurrently with others (helm calls in parallel); killed on timeout or cancel."""
     argv = _argv(tool, args)
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=_env(tool, env),
         cwd=cwd,
     )
+    waiting = asyncio.get_running_loop().run_in_executor(_WAITERS, proc.communicate, stdin)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        out, err = await asyncio.wait_for(waiting, timeout)
     except (TimeoutError, asyncio.CancelledError):
         proc.kill()
-        await proc.wait()
         raise
     assert proc.returncode is not None
     result = Completed(
