@@ -312,7 +312,14 @@ def _kwokctl_create(args: list[str]) -> tuple[int, str]:
     env = {**tool_env(), **_kwokctl_env()}
     deadline = time.monotonic() + CREATE_TIMEOUT_SECONDS + 30
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([find_tool("kwokctl"), *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+        # Its own process group: when we stop it, the `kubectl get --raw /version` probes it runs go too.
+        proc = subprocess.Popen(
+            [find_tool("kwokctl"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         try:
             while True:
                 try:
@@ -333,7 +340,8 @@ def _kwokctl_create(args: list[str]) -> tuple[int, str]:
                         ) from None
         finally:
             if proc.poll() is None:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         out.seek(0)
         return code, out.read().decode(errors="replace")
