@@ -457,6 +457,52 @@ async def test_killed_together_with_its_helm_leaves_a_pending_release_that_is_un
     assert statuses == ["superseded", "pending-upgrade", "superseded", "deployed"], statuses
 
 
+async def test_ctrl_c_stops_promptly_and_the_next_deploy_recovers(
+    synth: Callable[..., SynthPlatform], kube_target: KubeTarget
+) -> None:
+    """Ctrl-C (SIGINT) while one release's helm upgrade is in flight (held by a hook that never ends)
+    and another release is being verified: gripctl stops its helm with SIGTERM (so that helm records the
+    release failed instead of leaving it pending-upgrade, locked), records the run interrupted, releases
+    the lock and exits 130 promptly. The next deploy upgrades the release again and finishes."""
+    sp = synth({"010-a": [], "010-b": []})
+    assert (await run(sp)).result.outcome is RunOutcome.succeeded
+    sp.set_values("010-a", version="v2", inject="slow-ready", readyAfter="6s")
+    sp.set_values("010-b", version="v2", hangingHook=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), "deploy", "-e", sp.environment],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    led = ledger_of(sp)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _phase_seen("010-a", "verifying")(led) and _action_running("010-b")(led):
+            break
+        await asyncio.sleep(0.05)
+    assert proc.poll() is None, "the deploy ended before it could be interrupted"
+    await asyncio.sleep(0.5)  # helm is now waiting for the hook
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("gripctl did not stop within 30 s of Ctrl-C")
+    assert proc.returncode == 130, err.decode()
+    interrupted = led.runs(limit=1)[0]
+    assert interrupted.outcome is RunOutcome.interrupted, interrupted
+    assert led.env_lock(sp.environment) is None
+    assert (await history(sp, kube_target, "010-b"))[-1].status == "failed"  # not locked
+
+    sp.set_values("010-b", hangingHook=False)  # the operator fixes the hook and deploys again
+    sp.set_values("010-a", inject="")
+    result = await run(sp)
+    assert result.result.outcome is RunOutcome.succeeded, result.result.summary()
+    for rid in ("010-a", "010-b"):
+        assert (await history(sp, kube_target, rid))[-1].status == "deployed"
+        assert await deployed_version(sp, kube_target, rid) == "v2"
+
+
 def _rollback_begun(rid: str) -> Callable[[Ledger], bool]:
     def check(led: Ledger) -> bool:
         runs = led.runs(limit=1)

@@ -84,8 +84,19 @@ def run(
 # subprocess transport: on Python before 3.13, a task cancelled while asyncio connects a new child's
 # pipes waits forever (python/cpython#103847, #133536). With several helm calls in flight, one failure
 # (or Ctrl-C) cancels the others, and gripctl hung instead of printing the error. A child whose caller
-# went away is killed here; the thread waiting on it then returns.
+# went away is stopped here (`_stop`); the thread waiting on it then returns.
 _WAITERS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="gripctl-tool")
+# A child that is stopped gets SIGTERM and this long to exit before SIGKILL: helm, told to stop, records
+# the release as failed; killed outright it leaves it pending-* (locked) for the next run to untangle.
+STOP_GRACE_SECONDS = 10.0
+
+
+async def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        await asyncio.get_running_loop().run_in_executor(_WAITERS, proc.wait, STOP_GRACE_SECONDS)
+    except (subprocess.TimeoutExpired, asyncio.CancelledError):
+        proc.kill()
 
 
 async def run_async(
@@ -112,7 +123,7 @@ async def run_async(
     try:
         out, err = await asyncio.wait_for(waiting, timeout)
     except (TimeoutError, asyncio.CancelledError):
-        proc.kill()
+        await _stop(proc)
         raise
     assert proc.returncode is not None
     result = Completed(
