@@ -43,11 +43,12 @@ from gripctl.adapters import helm  # noqa: E402
 from gripctl.adapters import sandbox as sandbox_adapter  # noqa: E402
 from gripctl.adapters.kube import Kube  # noqa: E402
 from gripctl.adapters.process import run_async  # noqa: E402
-from gripctl.engine.runner import decrypted_values, helm_values  # noqa: E402
+from gripctl.engine.runner import helm_values  # noqa: E402
 from gripctl.engine.service import DeployRequest, deploy  # noqa: E402
 from gripctl.ledger import open_ledger  # noqa: E402
 from gripctl.model import Graph, Platform, load_platform  # noqa: E402
 from gripctl.observe import target_for  # noqa: E402
+from gripctl.secrets.values import merged_values  # noqa: E402
 
 HOLDER = "bench-deploy"
 
@@ -78,7 +79,7 @@ async def sequential(platform: Platform) -> dict[str, float]:
     target = target_for(platform)
     times: dict[str, float] = {}
     for release in sorted(platform.releases.values(), key=lambda r: (r.order, r.id)):
-        values = helm_values(platform, release, decrypted_values(platform, release))
+        values = helm_values(platform, release, merged_values(release.secrets, platform.root))
         chart = release.chart_path if release.chart_path.is_absolute() else platform.root / release.chart_path
         args = [
             "upgrade", "--install", release.name, str(chart),

@@ -27,6 +27,7 @@ from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import ActionKind, ActionOutcome, RunOutcome
 from gripctl.model.types import Platform, Release, Remediation
 from gripctl.plan.types import Action, Plan, ReleasePlan, ReleaseStatus
+from gripctl.secrets.values import merged_values, secret_leaves  # the secrets room owns decryption
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,6 @@ def mask(text: str, secrets: frozenset[str]) -> str:
         if value:
             text = text.replace(value, "***")
     return text
-
-
-def decrypted_values(platform: Platform, release: Release) -> bytes | None:
-    if not release.secrets:
-        return None
-    from gripctl.secrets.values import merged_values  # the secrets room owns decryption
-
-    return merged_values(release.secrets, platform.root)
 
 
 def helm_values(platform: Platform, release: Release, decrypted: bytes | None) -> Values:
@@ -271,11 +264,9 @@ class Runner:
             await self._unlock(rr, release)
         decrypted = self.secrets.get(rr.id)
         if decrypted is None:
-            decrypted = await asyncio.to_thread(decrypted_values, self.platform, release)
+            decrypted = await asyncio.to_thread(merged_values, release.secrets, self.platform.root)
         secrets: frozenset[str] = frozenset()
         if decrypted is not None:
-            from gripctl.secrets.values import secret_leaves
-
             secrets = frozenset(secret_leaves(decrypted))
         kind = ActionKind.install if rr.first_install else ActionKind.upgrade
         self._phase(rr, Phase.deploying, f"{kind.value} chart {rp.desired_chart_version}", reason=rp.reason)

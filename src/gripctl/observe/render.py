@@ -21,6 +21,7 @@ from gripctl.model.types import Platform, Release
 from gripctl.observe.types import DesiredRelease
 from gripctl.plan.diff import leaf_paths
 from gripctl.plan.digest import canonical_json, secrets_digest, sha256_bytes, sha256_text, tree_digest
+from gripctl.secrets.values import merged_values, secret_leaves  # the secrets room owns decryption
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -139,14 +140,6 @@ def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
     return str(meta["name"]), str(meta["version"])
 
 
-def _decrypted_secrets(platform: Platform, release: Release) -> bytes | None:
-    if not release.secrets:
-        return None
-    from gripctl.secrets.values import merged_values  # the secrets room owns decryption
-
-    return merged_values(release.secrets, platform.root)
-
-
 async def render_desired(
     platform: Platform, release: Release, *, kube_version: str | None = None, is_upgrade: bool = False
 ) -> DesiredRelease:
@@ -166,7 +159,7 @@ async def render_desired(
         merged = deep_merge(merged, _load_values_file(f, root, release))
         inputs[f"values file {display_path(f, root)}"] = sha256_bytes(f.read_bytes())
 
-    decrypted = await asyncio.to_thread(_decrypted_secrets, platform, release)  # sops: off the loop
+    decrypted = await asyncio.to_thread(merged_values, release.secrets, root)  # sops: off the loop
     secret_values: frozenset[str] = frozenset()
     secret_paths: frozenset[str] = frozenset()
     if decrypted is not None:
@@ -174,8 +167,6 @@ async def render_desired(
         if isinstance(secret_data, dict):
             merged = deep_merge(merged, secret_data)
             secret_paths = frozenset(p for p, _ in leaf_paths(secret_data))
-        from gripctl.secrets.values import secret_leaves
-
         secret_values = frozenset(secret_leaves(decrypted))
         inputs[f"secrets {release.id}"] = secrets_digest(decrypted)
     if release.set_values:
