@@ -299,12 +299,12 @@ def approve(
     """Approve a recorded plan for an environment with `approval: required`."""
     from gripctl.engine import approvals
     from gripctl.engine.locks import actor
-    from gripctl.engine.service import open_platform_ledger
+    from gripctl.ledger import open_ledger
     from gripctl.model.loader import load_platform
 
     app_state = state(ctx)
     platform = load_platform(app_state.root, environment)
-    ledger = open_platform_ledger(platform)
+    ledger = open_ledger(root=platform.root)
     approver = who or actor()
     digest = approvals.approve(ledger, platform.environment, plan_id, approver, comment)
     if app_state.output.json:
@@ -359,11 +359,11 @@ def history(
     app_state = state(ctx)
     platform = load_platform(app_state.root, environment)
     release = platform.release(release_id)
-    from gripctl.engine.service import open_platform_ledger
+    from gripctl.ledger import open_ledger
 
     entries = asyncio.run(helm.history(release.name, release.namespace, target_for(platform), max_entries=50))
     entries.sort(key=lambda e: e.revision, reverse=True)
-    runs = open_platform_ledger(platform).revision_runs(release_id, platform.environment.name)
+    runs = open_ledger(root=platform.root).revision_runs(release_id, platform.environment.name)
     if app_state.output.json:
         app_state.output.document([{**e.__dict__, "run": runs.get(e.revision)} for e in entries])
         return
@@ -475,8 +475,6 @@ def runs(
 
     app_state = state(ctx)
     platform = load_platform(app_state.root, environment)
-    # open_ledger, not the engine's open_platform_ledger (the same call): reading the ledger must not
-    # import the engine and the kubernetes client.
     ledger = open_ledger(root=platform.root)
     records = ledger.runs(platform.environment.name if environment else None, limit)
     if app_state.output.json:
@@ -510,7 +508,7 @@ def runs_show(
 
     app_state = state(ctx)
     platform = load_platform(app_state.root, None)
-    ledger = open_ledger(root=platform.root)  # as in `runs`: no engine for a read
+    ledger = open_ledger(root=platform.root)
     record = ledger.run(run_id)
     if record is None:
         raise UsageError(f"no run {run_id} in the ledger", hint="`gripctl runs` lists them")

@@ -44,10 +44,6 @@ from gripctl.plan.serialize import plan_to_dict
 from gripctl.plan.types import Plan, ReleaseStatus
 
 
-def open_platform_ledger(platform: Platform) -> Ledger:
-    return open_ledger(root=platform.root)
-
-
 def record_shipped_commits(ledger: Ledger, platform: Platform, run_id: int, head: str | None) -> int:
     """Record the commits this run ships (since the environment's last successful deploy), so that lead
     time for changes comes out of the ledger. Best effort: a git problem must not block a deploy."""
@@ -175,7 +171,7 @@ async def deploy(req: DeployRequest) -> Deployment:
         ids = [rp.release_id for rp in req.saved_plan.releases]
         for rid in ids:
             platform.release(rid)  # a plan naming a release the repository no longer has: UsageError
-    ledger = open_platform_ledger(platform)
+    ledger = open_ledger(root=platform.root)
     target = target_for(platform)
     kube_version = await check_cluster(target)
     kube = Kube(target)
@@ -282,7 +278,7 @@ class _Session:
 
 async def _session(root: Path, environment: str | None) -> _Session:
     platform = load_platform(root, environment)
-    ledger = open_platform_ledger(platform)
+    ledger = open_ledger(root=platform.root)
     target = target_for(platform)
     await check_cluster(target)
     return _Session(platform, ledger, target, Kube(target))
