@@ -49,9 +49,15 @@ def _env(tool: str, extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _fail(what: str, result: Completed) -> ToolError:
-    detail = (result.stderr or result.stdout).strip()
-    return ToolError(f"{what} failed (exit {result.returncode}): {detail}")
+def _completed(
+    tool: str, args: Sequence[str], argv: list[str], returncode: int, out: bytes, err: bytes, check: bool
+) -> Completed:
+    """The outcome of a finished child; a ToolError with its stderr when `check` and it failed."""
+    result = Completed(tuple(argv), returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+    if check and not result.ok:
+        detail = (result.stderr or result.stdout).strip()
+        raise ToolError(f"{tool} {' '.join(args[:2])} failed (exit {returncode}): {detail}")
+    return result
 
 
 def run(
@@ -69,15 +75,7 @@ def run(
     proc = subprocess.run(
         argv, input=stdin, capture_output=True, env=_env(tool, env), timeout=timeout, cwd=cwd, check=False
     )
-    result = Completed(
-        tuple(argv),
-        proc.returncode,
-        proc.stdout.decode(errors="replace"),
-        proc.stderr.decode(errors="replace"),
-    )
-    if check and not result.ok:
-        raise _fail(f"{tool} {' '.join(args[:2])}", result)
-    return result
+    return _completed(tool, args, argv, proc.returncode, proc.stdout, proc.stderr, check)
 
 
 # A child is waited for by a blocking `communicate()` in a thread of this pool, not by asyncio's
@@ -126,9 +124,4 @@ async def run_async(
         await _stop(proc)
         raise
     assert proc.returncode is not None
-    result = Completed(
-        tuple(argv), proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
-    )
-    if check and not result.ok:
-        raise _fail(f"{tool} {' '.join(args[:2])}", result)
-    return result
+    return _completed(tool, args, argv, proc.returncode, out, err, check)
