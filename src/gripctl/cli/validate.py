@@ -91,12 +91,7 @@ def validate_command(
         if selecting
         else None
     )
-    options = Options(
-        server=server,
-        base=base,
-        fail_on=fail_on,
-        kube_version=kube_version,
-    )
+    options = Options(server=server, base=base, fail_on=fail_on, kube_version=kube_version)
 
     fmt = report_format
     if fmt is None:
