@@ -18,7 +18,8 @@ from gripctl.adapters.process import run_async
 from gripctl.adapters.toolchain import find_tool, tool_env
 from gripctl.errors import ClusterError
 from gripctl.model.types import Platform
-from gripctl.observe import observe_release, snapshot
+from gripctl.observe.release import observe_release
+from gripctl.observe.snapshot import snapshot
 from gripctl.plan import compute_plan
 from gripctl.plan.types import Action, Plan, ReleaseStatus
 

@@ -13,7 +13,8 @@ from observe_helpers import one_release_platform
 
 from gripctl.adapters.helm import KubeTarget
 from gripctl.errors import ClusterError
-from gripctl.observe import check_cluster, snapshot
+from gripctl.observe.cluster import check_cluster
+from gripctl.observe.snapshot import snapshot
 
 
 def write_kubeconfig(path: Path, server: str = "https://127.0.0.1:1") -> Path:

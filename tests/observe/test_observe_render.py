@@ -10,11 +10,11 @@ import pytest
 import yaml
 from observe_helpers import one_release_platform
 
+from gripctl.digest import values_digest
 from gripctl.errors import ConfigError
+from gripctl.manifest import by_key as parse_manifest
 from gripctl.model import load_platform
-from gripctl.observe import render_desired
-from gripctl.plan.diff import parse_manifest
-from gripctl.plan.digest import values_digest
+from gripctl.observe.render import render_desired
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webgrip"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from gripctl.digest import values_digest
 from gripctl.model.types import Environment, Platform, Release
 from gripctl.observe.types import DesiredRelease, ObservedRelease, Snapshot
-from gripctl.plan.digest import values_digest
 from gripctl.plan.types import ReleaseStatus
 from gripctl.secrets.values import secret_leaves
 
@@ -110,8 +110,7 @@ def desired(
     secrets_yaml: bytes | None = None,
     inputs: dict[str, str] | None = None,
 ) -> DesiredRelease:
-    from gripctl.observe.render import deep_merge
-    from gripctl.plan.diff import leaf_paths
+    from gripctl.helmvalues import deep_merge, leaf_paths
 
     merged = dict(values or {})
     secret_values: frozenset[str] = frozenset()

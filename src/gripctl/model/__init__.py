@@ -2,13 +2,13 @@
 
 from gripctl.model.graph import Graph
 from gripctl.model.loader import (
-    CONFIG_FILE,
     DEFAULT_ENVIRONMENT,
     SUPPORTED_API_VERSIONS,
     environment_names,
     load_platform,
 )
 from gripctl.model.selection import parse_selector, select
+from gripctl.model.settings import CONFIG_FILE
 from gripctl.model.types import (
     Approval,
     Environment,

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from gripctl.errors import ConfigError, Location, UsageError
 from gripctl.model.graph import Graph, did_you_mean, strict_order_needs
+from gripctl.model.settings import CONFIG_FILE
 from gripctl.model.types import (
     Approval,
     Environment,
@@ -24,9 +25,8 @@ from gripctl.model.types import (
     Remediation,
     SecretsSource,
 )
-from gripctl.model.yamlfile import YamlDocument, load_yaml
+from gripctl.model.yamlfile import YamlDocument, load_config
 
-CONFIG_FILE = "gripctl.yaml"
 SUPPORTED_API_VERSIONS = ("gripctl/v1",)
 DEFAULT_ENVIRONMENT = "default"  # the neutral environment used when none is named and several exist
 SECRETS_FILE = "values.sops.yaml"
@@ -117,7 +117,7 @@ class _Loader:
                 f"no {CONFIG_FILE} in {self.root}",
                 hint="run gripctl inside the platform repository, or pass --root PATH",
             )
-        self.doc = load_yaml(path, CONFIG_FILE)
+        self.doc = load_config(path, CONFIG_FILE)
         data = self.doc.data
         if data is None:
             data = self.doc.data = {}

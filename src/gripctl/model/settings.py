@@ -1,14 +1,17 @@
 """gripctl.yaml as plain data, for rooms that need one section (ledger, secrets, notifications)
-without loading and validating the whole platform (which needs every chart to be readable)."""
+without loading and validating the whole platform (which needs every chart to be readable).
+
+It is the same parse the model's loader uses (`yamlfile.load_config`: ruamel, YAML 1.2, parsed once
+per process and file version), so a section means the same thing to every room.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gripctl.errors import ConfigError, Location
+from gripctl.model.yamlfile import load_config
 
 CONFIG_FILE = "gripctl.yaml"
 
@@ -18,16 +21,9 @@ def read_settings(root: Path) -> dict[str, Any]:
     path = root / CONFIG_FILE
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(
-            f"not valid YAML: {exc}", hint="fix the YAML syntax", location=Location(str(path), line)
-        ) from None
+    data = load_config(path, CONFIG_FILE).data
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError("gripctl.yaml must be a mapping of settings", location=Location(str(path), 1))
+        raise ConfigError("gripctl.yaml must be a mapping of settings", location=Location(CONFIG_FILE, 1))
     return data

@@ -7,6 +7,7 @@ can validate plain dicts and lists and still point at the exact spot of a mistak
 
 from __future__ import annotations
 
+import copy
 import os
 import stat
 from dataclasses import dataclass, field
@@ -88,6 +89,24 @@ def load_yaml(path: Path, display: str) -> YamlDocument:
     doc = YamlDocument(display=display, data=None)
     doc.data = _walk(node, "", doc)
     return doc
+
+
+_PARSED: dict[tuple[str, int, int], YamlDocument] = {}
+
+
+def load_config(path: Path, display: str) -> YamlDocument:
+    """`load_yaml` of a file that several rooms read (gripctl.yaml): parsed once per process and
+    version of the file, so every room sees the same data by the same YAML rules."""
+    try:
+        st = path.stat()
+    except OSError:
+        return load_yaml(path, display)  # load_yaml says what is wrong with it
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        _PARSED.clear()  # one file version at a time is all anyone reads
+        _PARSED[key] = load_yaml(path, display)
+    cached = _PARSED[key]
+    return YamlDocument(cached.display, copy.deepcopy(cached.data), dict(cached.locations))
 
 
 def _walk(node: Any, path: str, doc: YamlDocument) -> Any:

@@ -1,19 +1,6 @@
-"""Observe: reads the live world (helm releases, cluster objects) and never changes it."""
+"""Observe: reads the live world (helm releases, cluster objects) and never changes it.
 
-from gripctl.observe.cluster import check_cluster
-from gripctl.observe.release import observe_release
-from gripctl.observe.render import render_desired
-from gripctl.observe.snapshot import git_commit, snapshot, target_for
-from gripctl.observe.types import DesiredRelease, ObservedRelease, Snapshot
-
-__all__ = [
-    "DesiredRelease",
-    "ObservedRelease",
-    "Snapshot",
-    "check_cluster",
-    "git_commit",
-    "observe_release",
-    "render_desired",
-    "snapshot",
-    "target_for",
-]
+`snapshot` (observe + render a selection), `release.observe_release`, `render.render_desired`,
+`cluster.check_cluster`; `types` holds what observe hands to plan. Import the module you need: this
+package imports nothing, so that the light `types` does not pull in the Kubernetes client.
+"""

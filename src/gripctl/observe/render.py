@@ -10,18 +10,17 @@ merged here in memory to get the *user values* helm will record, so that they ca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gripctl import yamlio as yaml
 from gripctl.adapters import helm
+from gripctl.digest import canonical_json, secrets_digest, sha256_bytes, sha256_text, tree_digest
 from gripctl.errors import ConfigError, Location, ToolError
+from gripctl.helmvalues import deep_merge, leaf_paths, parse_set_values
 from gripctl.model.types import Platform, Release
 from gripctl.observe.types import DesiredRelease
-from gripctl.plan.diff import leaf_paths
-from gripctl.plan.digest import canonical_json, secrets_digest, sha256_bytes, sha256_text, tree_digest
-from gripctl.secrets.values import merged_values, secret_leaves  # the secrets room owns decryption
+from gripctl.secrets.values import mask, merged_values, secret_leaves  # the secrets room owns both rules
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -30,72 +29,6 @@ def display_path(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's merge of user values files: maps merge recursively, anything else in `over` wins."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        elif isinstance(value, Mapping):
-            out[key] = deep_merge({}, value)
-        else:
-            out[key] = value
-    return out
-
-
-def _split_unescaped(text: str, sep: str) -> list[str]:
-    parts, current, escaped = [], "", False
-    for ch in text:
-        if escaped:
-            current += ch if ch == sep else "\\" + ch
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == sep:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    parts.append(current + ("\\" if escaped else ""))
-    return parts
-
-
-def _typed(value: str) -> Any:
-    # helm's strvals typing for --set: true/false/null, and integers without a leading zero.
-    low = value.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low == "null":
-        return None
-    if value == "0" or (value[:1] in "+-123456789" and value.lstrip("+-").isdigit()):
-        try:
-            return int(value)
-        except ValueError:
-            return value
-    return value
-
-
-def parse_set_values(set_values: Mapping[str, str]) -> dict[str, Any]:
-    """`--set key=value` pairs as helm reads them (dotted keys, `\\.` escapes, comma-separated pairs).
-
-    List indexes (`a[0]=x`) are kept as literal key names: gripctl's own --set values do not use them.
-    """
-    out: dict[str, Any] = {}
-    for key, value in set_values.items():
-        # helm receives "key=value" and splits several pairs on unescaped commas.
-        pairs = _split_unescaped(f"{key}={value}", ",")
-        for pair in pairs:
-            k, _, v = pair.partition("=")
-            path = _split_unescaped(k, ".")
-            node: dict[str, Any] = {}
-            leaf: Any = _typed(v)
-            for part in reversed(path[1:]):
-                leaf = {part: leaf}
-            node[path[0]] = leaf
-            out = deep_merge(out, node)
-    return out
 
 
 def _load_values_file(path: Path, root: Path, release: Release) -> dict[str, Any]:
@@ -179,9 +112,7 @@ async def render_desired(
             release.name, chart, release.namespace, values, kube_version=kube_version, is_upgrade=is_upgrade
         )
     except ToolError as exc:
-        detail = exc.message
-        for secret in sorted(secret_values, key=len, reverse=True):
-            detail = detail.replace(secret, "***")  # helm may echo a value back in its error
+        detail = mask(exc.message, secret_values)  # helm may echo a value back in its error
         raise ToolError(
             f"release {release.id}: rendering chart {display_path(chart, root)} failed: {detail}",
             hint=f"reproduce with `helm template {release.name} {display_path(chart, root)}` and the "

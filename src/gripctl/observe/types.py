@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from gripctl.plan.types import ReleaseStatus
+
+class ReleaseStatus(StrEnum):
+    """What the cluster says about a release (observe/), Helm's status mapped to what we act on."""
+
+    absent = "absent"  # never installed (or uninstalled)
+    deployed = "deployed"
+    failed = "failed"
+    locked = "locked"  # pending-install / pending-upgrade / pending-rollback: a helm op was interrupted
+    superseded = "superseded"
+    uninstalling = "uninstalling"
+    unknown = "unknown"
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class ObservedRelease:
     chart_version: str | None = None
     updated: str | None = None
     description: str = ""
+    helm_running: bool = False  # locked, and a helm process on this host is operating on it right now
     manifest: str = ""
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)  # user values: may hold secrets
 
@@ -67,3 +79,4 @@ class Snapshot:
     inputs: Mapping[str, str] = field(default_factory=dict)  # platform-wide inputs (gripctl.yaml, ...)
     kube_version: str | None = None
     git_commit: str | None = None
+    undecryptable: Mapping[str, str] = field(default_factory=dict)  # release id -> why it was not rendered

@@ -14,79 +14,18 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gripctl import manifest
 from gripctl import yamlio as yaml
-from gripctl.errors import ConfigError
 from gripctl.plan.types import ObjectChange
+from gripctl.secrets.values import MASK as SECRET_MASK
 from gripctl.secrets.values import mask  # the secrets room owns the masking rule
 
-ObjectKey = tuple[str, str | None, str]  # (group/kind, namespace, name)
-
-MASK = "<secret>"
+MASK = SECRET_MASK
 SECRET_CHANGED_BEFORE = "<secret: old value>"
 SECRET_CHANGED_AFTER = "<secret: new value>"
-
-# Kinds that have no namespace; any other kind without metadata.namespace lives in the release's.
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace", "Node", "PersistentVolume", "StorageClass", "CSIDriver", "CSINode", "ClusterRole",
-        "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass", "RuntimeClass", "IngressClass",
-        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding", "APIService", "ClusterIssuer", "VolumeSnapshotClass",
-        "FlowSchema", "PriorityLevelConfiguration",
-    }
-)  # fmt: skip
-
-
-def leaf_paths(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted path, value) for every scalar leaf of YAML data; `a.b[0].c` style."""
-    if isinstance(data, Mapping):
-        if not data and prefix:
-            yield prefix, {}
-        for k, v in data.items():
-            yield from leaf_paths(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(data, list):
-        if not data and prefix:
-            yield prefix, []
-        for i, v in enumerate(data):
-            yield from leaf_paths(v, f"{prefix}[{i}]")
-    else:
-        yield prefix, data
-
-
-def kind_label(obj: Mapping[str, Any]) -> str:
-    """`apps/Deployment`, or just `ConfigMap` for the core group."""
-    api_version = str(obj.get("apiVersion", ""))
-    group = api_version.rpartition("/")[0]
-    kind = str(obj.get("kind", "?"))
-    return f"{group}/{kind}" if group else kind
-
-
-def parse_manifest(
-    text: str, default_namespace: str, *, what: str = "manifest"
-) -> dict[ObjectKey, dict[str, Any]]:
-    """The objects of a multi-document manifest by key; empty documents (and `# Source:` only) skipped."""
-    objects: dict[ObjectKey, dict[str, Any]] = {}
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{what} is not valid YAML: {exc}", hint="render it with `helm template` to see why"
-        ) from None
-    for doc in docs:
-        if not isinstance(doc, dict) or "kind" not in doc:
-            continue
-        items = doc.get("items") if str(doc["kind"]).endswith("List") else None
-        for obj in items if isinstance(items, list) else [doc]:
-            if not isinstance(obj, dict):
-                continue
-            meta = obj.get("metadata") or {}
-            kind = str(obj.get("kind", "?"))
-            namespace = meta.get("namespace") or (None if kind in CLUSTER_SCOPED else default_namespace)
-            objects[(kind_label(obj), namespace, str(meta.get("name", "?")))] = obj
-    return objects
 
 
 def _is_secret(obj: Mapping[str, Any]) -> bool:
@@ -150,8 +89,8 @@ def diff_manifests(
 ) -> tuple[ObjectChange, ...]:
     """Objects added, changed and removed from live to desired, in a stable order, secrets masked."""
     values = list(secret_values)
-    live = parse_manifest(live_manifest, namespace, what="the live manifest")
-    desired = parse_manifest(desired_manifest, namespace, what="the rendered manifest")
+    live = manifest.by_key(live_manifest, namespace, what="the live manifest")
+    desired = manifest.by_key(desired_manifest, namespace, what="the rendered manifest")
     changes: list[ObjectChange] = []
     for key in sorted(set(live) | set(desired), key=lambda k: (k[0], k[1] or "", k[2])):
         kind, ns, name = key

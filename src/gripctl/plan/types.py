@@ -9,17 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gripctl.observe.types import ReleaseStatus
 
-class ReleaseStatus(StrEnum):
-    """What the cluster says about a release (observe/), Helm's status mapped to what we act on."""
-
-    absent = "absent"  # never installed (or uninstalled)
-    deployed = "deployed"
-    failed = "failed"
-    locked = "locked"  # pending-install / pending-upgrade / pending-rollback: a helm op was interrupted
-    superseded = "superseded"
-    uninstalling = "uninstalling"
-    unknown = "unknown"
+__all__ = ["Action", "ObjectChange", "Plan", "ReleasePlan", "ReleaseStatus"]
 
 
 class Action(StrEnum):
@@ -28,6 +20,7 @@ class Action(StrEnum):
     install = "install"  # absent -> helm upgrade --install
     upgrade = "upgrade"  # deployed/failed and the desired manifest, values or chart differ
     unlock = "unlock"  # locked -> roll back to the last deployed revision, then upgrade if still needed
+    blocked = "blocked"  # locked by a helm operation that may still be running: deploy refuses it
     noop = "noop"  # in sync
 
 

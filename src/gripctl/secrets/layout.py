@@ -12,7 +12,6 @@ from pathlib import Path
 from gripctl.errors import UsageError
 from gripctl.model.settings import read_settings
 
-CONFIG_FILE = "gripctl.yaml"
 SOPS_CONFIG = ".sops.yaml"
 DEFAULT_SECRETS_DIR = "ops/secrets"
 SECRETS_FILE = "values.sops.yaml"

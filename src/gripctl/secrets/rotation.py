@@ -15,8 +15,6 @@ stdin with the file's creation rule. The rotation is recorded (who, when, which 
 from __future__ import annotations
 
 import base64
-import getpass
-import os
 import secrets
 import string
 import subprocess
@@ -29,6 +27,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from gripctl.errors import ConfigError, LedgerError, SecretsError, UsageError
+from gripctl.identity import actor
 from gripctl.model.settings import read_settings
 from gripctl.secrets.decrypt import decrypt_values
 from gripctl.secrets.layout import component_file, component_name, release_id
@@ -141,11 +140,6 @@ class RotationResult:
     ledger_problem: str | None  # why the ledger could not record it (None: recorded)
 
 
-def current_actor() -> str:
-    """Who is acting: $GRIPCTL_ACTOR (CI sets it), else the login name."""
-    return os.environ.get("GRIPCTL_ACTOR") or getpass.getuser()
-
-
 def rotate(
     root: Path, component: str, keys: list[str] | None = None, *, environment: str | None = None
 ) -> RotationResult:
@@ -175,9 +169,9 @@ def rotate(
     buf = BytesIO()
     yaml.dump(doc, buf)
     encrypt_bytes(root, path, buf.getvalue())
-    actor = current_actor()
-    problem = record_rotation(root, name, wanted, actor, environment)
-    return RotationResult(name, path, tuple(wanted), tuple(added), actor, problem)
+    who = actor()
+    problem = record_rotation(root, name, wanted, who, environment)
+    return RotationResult(name, path, tuple(wanted), tuple(added), who, problem)
 
 
 def record_rotation(

@@ -16,23 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from gripctl import yamlio as yaml
+from gripctl.helmvalues import deep_merge
 from gripctl.model.types import SecretsSource
 from gripctl.secrets.decrypt import decrypt_values
 
 MIN_MASK_LENGTH = 6
 MASK = "<secret>"
 _TRIVIAL = {"true", "false", "yes", "no", "null", "none", "on", "off"}
-
-
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Helm's rule: maps merge key by key, anything else is replaced by the later value."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def merged_values(sources: Sequence[SecretsSource], root: Path) -> bytes | None:
@@ -49,7 +39,7 @@ def merged_values(sources: Sequence[SecretsSource], root: Path) -> bytes | None:
     for doc in docs:
         data = yaml.safe_load(doc)
         if isinstance(data, dict):
-            merged = _deep_merge(merged, data)
+            merged = deep_merge(merged, data)
     return yaml.safe_dump(merged, sort_keys=False, allow_unicode=True).encode()
 
 

@@ -14,18 +14,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gripctl import manifest
 from gripctl.model.types import Release
 from gripctl.validate.findings import Finding, Severity
 
-_SOURCE = re.compile(r"^# Source: (\S+)", re.MULTILINE)
-_DOC_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _LINT_LINE = re.compile(r"^\[(INFO|WARNING|ERROR)\] ([^:]*): ?(.*)$")
 # `template: demo/templates/x.yaml:12:3: executing ...` or `parse error at (demo/templates/x.yaml:41)`
 _TEMPLATE_POS = re.compile(r"([\w.-]+/(?:charts/[\w.-]+/)*templates/[^\s:()]+):(\d+)")
-
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -102,23 +97,13 @@ def line_of(template: Path | None, *needles: str) -> int | None:
 
 
 def parse_manifest(text: str, release: Release, environment: str | None) -> list[RenderedObject]:
-    """Split helm's multi-document output into objects, each tagged with its template file."""
-    out: list[RenderedObject] = []
-    for chunk in _DOC_SPLIT.split(text):
-        if not chunk.strip():
-            continue
-        match = _SOURCE.search(chunk)
-        template = template_path(release.chart_path, match.group(1)) if match else None
-        for doc in yaml.load_all(chunk, Loader=_LOADER):
-            if not isinstance(doc, dict):
-                continue
-            if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
-                docs = [d for d in doc["items"] if isinstance(d, dict)]
-            else:
-                docs = [doc]
-            for d in docs:
-                out.append(RenderedObject(d, release, environment, template if template else None))
-    return out
+    """helm's multi-document output as objects, each tagged with its template file."""
+    return [
+        RenderedObject(
+            m.obj, release, environment, template_path(release.chart_path, m.source) if m.source else None
+        )
+        for m in manifest.parse(text, what=f"the rendered manifest of {release.id}")
+    ]
 
 
 def manifest_from_dry_run(stdout: str) -> str:
