@@ -43,12 +43,12 @@ from gripctl.adapters import helm  # noqa: E402
 from gripctl.adapters import sandbox as sandbox_adapter  # noqa: E402
 from gripctl.adapters.kube import Kube  # noqa: E402
 from gripctl.adapters.process import run_async  # noqa: E402
-from gripctl.engine.runner import helm_values  # noqa: E402
-from gripctl.engine.service import DeployRequest, deploy  # noqa: E402
+from gripctl.engine.actions import helm_values  # noqa: E402
 from gripctl.ledger import open_ledger  # noqa: E402
 from gripctl.model import Graph, Platform, load_platform  # noqa: E402
-from gripctl.observe import target_for  # noqa: E402
+from gripctl.observe.snapshot import target_for  # noqa: E402
 from gripctl.secrets.values import merged_values  # noqa: E402
+from gripctl.service.deploy import DeployRequest, deploy  # noqa: E402
 
 HOLDER = "bench-deploy"
 

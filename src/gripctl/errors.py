@@ -104,12 +104,20 @@ class LockedError(GripError):
     exit_code = ExitCode.LOCKED
 
 
+class LockLostError(GripError):
+    """A run stopped because it no longer holds its environment lock (another run took over)."""
+
+
 class ApprovalError(GripError):
     """A change needs an approval that is missing or was given for a different plan."""
 
 
 class PlanStaleError(GripError):
     """A saved plan no longer matches the repository, values or live releases it was computed from."""
+
+
+class ValidationError(GripError):
+    """A deploy refused by its pre-deployment checks (`gripctl validate` shows the findings)."""
 
 
 class DeployError(GripError):

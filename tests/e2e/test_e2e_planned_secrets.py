@@ -11,9 +11,10 @@ import uuid
 import pytest
 from e2e_helpers import TEST_KEY, E2EPlatform, known_test_values
 
-from gripctl.engine.service import DeployRequest, deploy
+from gripctl.model.selection import Selection
 from gripctl.model.types import Platform
 from gripctl.plan.types import Plan
+from gripctl.service.deploy import DeployRequest, deploy
 
 
 def _live_password(webgrip: E2EPlatform) -> str:
@@ -40,7 +41,7 @@ def test_secret_changed_after_planning_is_not_deployed(
             DeployRequest(
                 root=webgrip.root,
                 environment="staging",
-                only=["060-grafana-stack-secrets"],
+                selection=Selection(only=("060-grafana-stack-secrets",)),
                 on_plan=change_secret_after_planning,
             )
         )

@@ -1,7 +1,7 @@
 """The deployment engine on the sandbox cluster: real helm, real API server, kwok-simulated pods.
 
 Each test builds a small synthetic platform in tmp_path (tests/engine/engine_platforms.py) in a fresh
-namespace, deploys it through `gripctl.engine.service.deploy` (or the real CLI in a subprocess, for
+namespace, deploys it through `gripctl.service.deploy.deploy` (or the real CLI in a subprocess, for
 the kill tests) and checks the cluster (helm history) and the ledger (actions, events, timestamps).
 """
 
@@ -26,11 +26,12 @@ from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.sandbox import SandboxInfo
 from gripctl.engine.events import EngineEvent, EventKind
 from gripctl.engine.runner import OnFailure
-from gripctl.engine.service import Deployment, DeployRequest, deploy, rollback, status
 from gripctl.errors import ApprovalError, LockedError, ToolError
 from gripctl.ledger import open_ledger
 from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import ActionKind, RunOutcome
+from gripctl.service.deploy import Deployment, DeployRequest, RollbackRequest, deploy, rollback
+from gripctl.service.status import StatusRequest, status
 
 pytestmark = pytest.mark.cluster
 
@@ -309,12 +310,12 @@ async def test_status_manual_rollback_and_drift(
     await run(sp)
     sp.set_values("010-a", version="v2")
     await run(sp)
-    rows = await status(sp.root, sp.environment)
+    rows = (await status(StatusRequest(sp.root, sp.environment))).rows
     assert [(r.release_id, r.revision, r.health, r.drift) for r in rows] == [("010-a", 2, "healthy", False)]
-    rr = await rollback(sp.root, sp.environment, "010-a", 1, sinks=[])
-    assert rr.phase.value == "rolled-back" and rr.to_revision == 3
+    rr = await rollback(RollbackRequest(sp.root, sp.environment, "010-a", 1))
+    assert rr.phase == "rolled-back" and rr.revision == 3
     assert await deployed_version(sp, kube_target, "010-a") == "v1"
-    rows = await status(sp.root, sp.environment)
+    rows = (await status(StatusRequest(sp.root, sp.environment))).rows
     assert rows[0].drift is True and rows[0].health == "healthy"
     kinds = [r.kind.value for r in ledger_of(sp).runs()]
     assert kinds[0] == "rollback"
@@ -616,7 +617,7 @@ async def test_apply_runs_the_saved_plan_or_refuses_when_stale(
 ) -> None:
     from gripctl.errors import PlanStaleError
     from gripctl.model import load_platform
-    from gripctl.observe import snapshot
+    from gripctl.observe.snapshot import snapshot
     from gripctl.plan.compute import compute_plan
     from gripctl.plan.serialize import plan_from_json, plan_to_json
 
@@ -736,11 +737,11 @@ async def test_restart_during_the_monitoring_window_fails_the_release(
 
 
 async def test_verify_on_demand(synth: Callable[..., SynthPlatform]) -> None:
-    from gripctl.engine.service import verify
+    from gripctl.service.status import VerifyRequest, verify
 
     sp = synth({"010-a": [], "020-b": ["010-a"]})
     await run(sp)
-    rows = await verify(sp.root, sp.environment, timeout=10)
+    rows = (await verify(VerifyRequest(sp.root, sp.environment, timeout=10))).rows
     assert [(r.release_id, r.ok) for r in rows] == [("010-a", True), ("020-b", True)]
 
 

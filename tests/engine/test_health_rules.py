@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from gripctl.engine.locks import Holder, lease_expired
-from gripctl.engine.verify import Baseline, parse_manifest, pod_problem, targets_of, workload_progress
+from gripctl.engine.verify import Baseline, pod_problem, targets_of, workload_progress
 
 
 def deployment(**status: Any) -> dict[str, Any]:
@@ -161,7 +161,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: cfg}
 """
-    targets = targets_of(parse_manifest(manifest, "ns"))
+    targets = targets_of(manifest, "ns")
     assert [(t.kind, t.namespace, t.name) for t in targets] == [
         ("Deployment", "ns", "web"),
         ("Service", "other", "web"),

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from engine_platforms import SynthPlatform, make_platform
 
-from gripctl.engine.service import DeployRequest, deploy
 from gripctl.errors import ClusterError, LedgerError, UsageError
+from gripctl.model.selection import Selection
+from gripctl.service.deploy import DeployRequest, deploy
 
 UNREACHABLE_KUBECONFIG = """\
 apiVersion: v1
@@ -56,7 +57,9 @@ async def test_unknown_environment(tmp_path: Path) -> None:
 async def test_unknown_release(tmp_path: Path) -> None:
     sp = _platform(tmp_path)
     with pytest.raises(UsageError, match="--only names '020-c'"):
-        await deploy(DeployRequest(root=sp.root, environment=sp.environment, only=["020-c"]))
+        await deploy(
+            DeployRequest(root=sp.root, environment=sp.environment, selection=Selection(only=("020-c",)))
+        )
     assert _ledger_runs(sp) == 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from graphlib import CycleError, TopologicalSorter
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -123,12 +123,30 @@ def test_gripctl_yaml_declares_needs_environments_and_approvals() -> None:
         assert f.stem == "values" or f.stem in BY_ID, f"{f}: not named after a release id"
 
 
-def test_a_cycle_in_needs_would_be_caught() -> None:
-    """The graph check above can fail: the same check on a needs map with a cycle raises."""
-    needs = {rid: set(n) for rid, n in EXPECTED_NEEDS.items()}
-    needs["005-tainters"] = {"950-example-services"}
-    with pytest.raises(CycleError):
-        list(TopologicalSorter(needs).static_order())
+def test_a_cycle_added_to_the_example_is_refused_by_gripctl(tmp_path: Path) -> None:
+    """The example's graph is checked by gripctl itself: give 005-tainters a need on the last release and
+    every command refuses the platform, naming the cycle and the line that closes it."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "webgrip"
+    shutil.copytree(WEBGRIP, copy, ignore=shutil.ignore_patterns(".gripctl"))
+    config = copy / "gripctl.yaml"
+    text = config.read_text()
+    config.write_text(
+        text.replace("  005-tainters:\n", "  005-tainters:\n    needs: [950-example-services]\n", 1)
+    )
+    line = config.read_text().splitlines().index("    needs: [950-example-services]") + 1
+    before = config.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "gripctl.cli.app", "-C", str(copy), "graph"], capture_output=True, text=True
+    )
+    assert result.returncode == 2, result.stderr
+    assert "cycle" in result.stderr and "005-tainters" in result.stderr, result.stderr
+    assert f"gripctl.yaml:{line}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert config.read_bytes() == before and not (copy / ".gripctl").exists()
 
 
 # --- helm lint and template --------------------------------------------------------------------------

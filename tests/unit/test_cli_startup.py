@@ -1,5 +1,4 @@
-"""CLI start-up: --version and --help import no heavy library, ledger reads skip the engine, and the
-commands that run the engine still wire incidents into it.
+"""CLI start-up: --version and --help import no heavy library, and ledger reads skip the engine.
 
 Each case runs the real entry point in a fresh interpreter and inspects `sys.modules` afterwards:
 imports, not timings, because machines are noisy but an import is either there or not.
@@ -20,17 +19,13 @@ from gripctl import __version__
 from gripctl.cli.app import COMMAND_MODULES, _only_version
 
 # Run each `gripctl ARGS` of a JSON list through main() (its error-to-exit-code mapping included) in
-# this one interpreter, and report per command: exit code, stdout, every module imported so far (a
-# command that imports too much is the first whose report shows it), and the engine sink factories it
-# registered. The incident sink is forgotten before each command, so each has to wire it in itself.
+# this one interpreter, and report per command: exit code, stdout, and every module imported so far (a
+# command that imports too much is the first whose report shows it).
 PROBE = """
 import contextlib, io, json, sys
 from gripctl.cli import app
-from gripctl.engine.events import SINK_FACTORIES
 reports = []
 for argv in json.loads(sys.argv[1]):
-    SINK_FACTORIES.clear()
-    sys.modules.pop("gripctl.incidents.sink", None)
     sys.argv = ["gripctl", *argv]
     out, code = io.StringIO(), 0
     try:
@@ -38,8 +33,7 @@ for argv in json.loads(sys.argv[1]):
             app.main()
     except SystemExit as exc:
         code = exc.code
-    reports.append({"argv": argv, "code": code, "stdout": out.getvalue(), "modules": sorted(sys.modules),
-                    "sinks": [f.__module__ for f in SINK_FACTORIES]})
+    reports.append({"argv": argv, "code": code, "stdout": out.getvalue(), "modules": sorted(sys.modules)})
 print(json.dumps(reports))
 """
 
@@ -52,9 +46,9 @@ HEAVY = (
     "detect_secrets",
     "gripctl.validate.runner",  # the checks (the package itself only holds findings and Severity)
     "gripctl.validate.schema",
-    "gripctl.engine.service",
+    "gripctl.service.deploy",
     "gripctl.engine.runner",
-    "gripctl.observe",
+    "gripctl.observe.snapshot",  # the package itself is light: `types` is what faces render
     "gripctl.incidents",
     "gripctl.ledger.store",  # SQLAlchemy (the package itself only holds the record types)
 )
@@ -147,17 +141,8 @@ def test_ledger_reads_do_not_import_the_kubernetes_client(tmp_path: Path) -> Non
     assert "no run 1 in the ledger" in stderr
     for report, (code, text) in zip(reports, shows.values(), strict=True):
         assert (report["code"], text in report["stdout"]) == (code, True), stderr
-        engine = ("kubernetes", "gripctl.engine.service", "gripctl.observe")
+        engine = ("kubernetes", "gripctl.service.deploy", "gripctl.observe.snapshot")
         assert _loaded(report["modules"], engine) == [], f"gripctl {report['argv']}"
-
-
-def test_commands_that_run_the_engine_register_the_incident_sink(tmp_path: Path) -> None:
-    # An empty folder: each command fails on the missing gripctl.yaml (or plan file), after the wiring.
-    commands = [["deploy"], ["apply", "plan.json"], ["rollback", "010-a"], ["recover"]]
-    reports, stderr = _gripctl(*(["-C", str(tmp_path), *argv] for argv in commands))
-    for report in reports:
-        assert report["code"] in (2, 64), stderr
-        assert report["sinks"] == ["gripctl.incidents.sink"], f"gripctl {report['argv']}"
 
 
 def test_on_failure_moved_to_a_light_module_is_the_same_type() -> None:

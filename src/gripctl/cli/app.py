@@ -14,6 +14,22 @@ from gripctl.cli.context import AppState
 from gripctl.cli.output import Output, OutputFormat
 from gripctl.errors import ExitCode, GripError
 
+
+def _no_flag_metavar() -> None:
+    """Typer 0.29 prints a `<bool>` type column for flags in --help; a flag takes no value, so show
+    none (other options name their value with a metavar such as ENV, SECONDS or N)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display(self: TyperOption, ctx: object) -> str | None:
+        return None if self.is_flag else shown(self, ctx)  # type: ignore[arg-type]
+
+    TyperOption.display_type_rich = display  # type: ignore[method-assign]
+
+
+_no_flag_metavar()
+
 app = typer.Typer(
     name="gripctl",
     help=(
@@ -36,25 +52,43 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.sandbox": ("sandbox",),
     "gripctl.cli.validate": ("validate",),
     "gripctl.cli.graph": ("graph",),
-    "gripctl.cli.plan": ("plan",),
-    "gripctl.cli.deploy": (
-        "deploy",
-        "apply",
-        "approve",
-        "status",
-        "history",
-        "rollback",
-        "verify",
-        "recover",
-        "runs",
-    ),
+    "gripctl.cli.plan": ("plan", "diff"),
+    "gripctl.cli.deploy": ("deploy", "apply", "approve", "rollback", "recover", "unlock"),
+    "gripctl.cli.status": ("status", "history", "verify", "runs"),
     "gripctl.cli.secrets": ("secrets",),
     "gripctl.cli.metrics": ("metrics",),
     "gripctl.cli.incidents": ("incident",),
+    "gripctl.cli.doctor": ("doctor",),
 }
 _OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
 _FLAGS = {"--verbose", "-v"}
 _registered: set[str] = set()
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Global options anywhere on the line, as with kubectl and helm: `gripctl plan -e staging -o json`
+    is `gripctl -o json plan -e staging`. They are moved in front of the command, where click reads
+    them; nothing after `--` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in _OPTIONS_WITH_VALUE and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 2
+            continue
+        if arg in _FLAGS or arg.startswith(("--output=", "--root=")):
+            front.append(arg)
+        elif len(arg) > 2 and arg[:2] in ("-o", "-C") and not arg.startswith("--"):
+            front += [arg[:2], arg[2:]]  # -ojson, -C/path
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def _requested_command(argv: list[str]) -> str | None:
@@ -109,11 +143,17 @@ def root(
     ctx: typer.Context,
     output: Annotated[
         OutputFormat,
-        typer.Option("--output", "-o", help="Output format: text for people, json for machines."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="text for people, wide (no cell cut short), json for machines. Anywhere on the line.",
+        ),
     ] = OutputFormat.text,
     root_dir: Annotated[
         Path | None,
-        typer.Option("--root", "-C", help="Platform repository root (default: the current directory)."),
+        typer.Option(
+            "--root", "-C", metavar="PATH", help="Platform repository root (default: the current directory)."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the commands gripctl runs.")] = False,
     version: Annotated[
@@ -126,9 +166,10 @@ def root(
 def main() -> None:
     """Entry point: run the app and turn GripErrors into a message and an exit code, never a traceback."""
     try:
-        register_commands()
+        argv = hoist_global_options(sys.argv[1:])
+        register_commands(argv)
         # Without standalone mode click returns the code of `typer.Exit(code)` instead of raising it.
-        code = app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except GripError as exc:
         _report(exc)
@@ -151,12 +192,12 @@ def main() -> None:
 
 
 def _report(exc: GripError) -> None:
-    if "--output" in sys.argv or "-o" in sys.argv:
-        # JSON mode: the error is a document on stdout too, so machines never parse a half-result.
-        argv = sys.argv
-        for flag in ("--output", "-o"):
-            if flag in argv and argv.index(flag) + 1 < len(argv) and argv[argv.index(flag) + 1] == "json":
-                Output(format=OutputFormat.json).document(exc.to_dict())
+    argv = hoist_global_options(sys.argv[1:])
+    for i, arg in enumerate(argv[:-1]):
+        if (arg in ("--output", "-o") and argv[i + 1] == "json") or arg == "--output=json":
+            # JSON mode: the error is a document on stdout too, so machines never parse a half-result.
+            Output(format=OutputFormat.json).document(exc.to_dict())
+            break
     Output().error(str(exc).replace("[", "\\["))
 
 

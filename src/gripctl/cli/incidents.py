@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from gripctl.cli.context import state
+from gripctl.cli.options import as_option, environment_option
+from gripctl.cli.output import Column
+from gripctl.identity import actor as current_actor
 from gripctl.ledger.types import IncidentStatus
 
 # The incident service imports SQLAlchemy and the notifiers: commands import it in their bodies, so
 # that `--help` does not pay for it.
 if TYPE_CHECKING:
-    from gripctl.incidents.service import IncidentService
     from gripctl.ledger.types import IncidentRecord
 
 
@@ -23,20 +22,11 @@ incident_app = typer.Typer(
     help="Incidents: opened on failed deploys or by hand; acknowledged, escalated, resolved."
 )
 
-ActorOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Who you are (default: $GRIPCTL_USER, then $USER).", show_default=False),
-]
-
-
-def _service(root: Path) -> IncidentService:
-    from gripctl.incidents.setup import incident_service
-
-    return incident_service(root)
+ActorOption = Annotated[str | None, as_option]
 
 
 def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("GRIPCTL_USER") or os.environ.get("USER") or "unknown"
+    return actor or current_actor()
 
 
 def _summary(record: IncidentRecord) -> dict[str, object]:
@@ -48,37 +38,45 @@ def _summary(record: IncidentRecord) -> dict[str, object]:
 @incident_app.command("list")
 def list_incidents(
     ctx: typer.Context,
-    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    environment: Annotated[str | None, environment_option] = None,
     status: Annotated[IncidentStatus | None, typer.Option(help="open, acknowledged or resolved.")] = None,
 ) -> None:
-    """Incidents, newest first."""
+    """Incidents, newest first (full titles: `incident show ID`, `-o wide`, `-o json`)."""
+    from gripctl.service.incidents import list_incidents as get
+
     st = state(ctx)
-    records = _service(st.root).ledger.incidents(status=status, environment=environment)
+    records = get(st.root, environment=environment, status=status)
     if st.output.json:
         st.output.document([_summary(r) for r in records])
         return
     if not records:
         st.output.line("no incidents")
         return
-    table = Table("id", "sev", "status", "environment", "release", "opened", "title")
-    for r in records:
-        table.add_row(
-            str(r.id),
-            str(r.severity),
-            str(r.status),
-            r.environment,
-            r.release_id or "-",
-            f"{r.opened_at:%Y-%m-%d %H:%M}",
-            r.title,
-        )
-    st.output.console.print(table)
+    st.output.table(
+        [Column(h) for h in ("id", "sev", "status", "env", "release", "opened")]
+        + [Column("title", flex=True)],
+        [
+            [
+                str(r.id),
+                str(r.severity),
+                str(r.status),
+                r.environment,
+                r.release_id or "-",
+                f"{r.opened_at:%Y-%m-%d %H:%M}",
+                r.title,
+            ]
+            for r in records
+        ],
+    )
 
 
 @incident_app.command("show")
 def show(ctx: typer.Context, incident_id: int) -> None:
     """One incident and its timeline (opened, notified, acknowledged, escalated, resolved, root cause)."""
+    from gripctl.service.incidents import show as get
+
     st = state(ctx)
-    record = _service(st.root)._get(incident_id)
+    record = get(st.root, incident_id)
     if st.output.json:
         st.output.document(record.to_dict())
         return
@@ -99,17 +97,17 @@ def show(ctx: typer.Context, incident_id: int) -> None:
 def open_incident(
     ctx: typer.Context,
     title: str,
-    environment: Annotated[str, typer.Option("--environment", "-e")],
+    environment: Annotated[str, environment_option],
     severity: Annotated[str | None, typer.Option(help="P0-P3 (default: by the severity rules).")] = None,
     release: Annotated[str | None, typer.Option(help="The release involved.")] = None,
     actor: ActorOption = None,
 ) -> None:
     """Open an incident by hand; its escalation path starts now."""
-    from gripctl.incidents.config import Cause
+    from gripctl.service.incidents import open_incident as record_incident
 
     st = state(ctx)
-    record = _service(st.root).open(
-        environment, title, Cause.manual, severity=severity, release_id=release, actor=_actor(actor)
+    record = record_incident(
+        st.root, environment, title, actor=_actor(actor), severity=severity, release_id=release
     )
     st.output.document(_summary(record)) if st.output.json else st.output.line(
         f"opened incident #{record.id} [{record.severity}] in {environment}"
@@ -119,8 +117,10 @@ def open_incident(
 @incident_app.command("ack")
 def ack(ctx: typer.Context, incident_id: int, actor: ActorOption = None) -> None:
     """Acknowledge an incident: you own it, and its escalation stops."""
+    from gripctl.service.incidents import acknowledge
+
     st = state(ctx)
-    record = _service(st.root).acknowledge(incident_id, _actor(actor))
+    record = acknowledge(st.root, incident_id, _actor(actor))
     st.output.document(_summary(record)) if st.output.json else st.output.line(
         f"acknowledged incident #{incident_id}"
     )
@@ -136,8 +136,10 @@ def resolve(
     actor: ActorOption = None,
 ) -> None:
     """Resolve an incident (with its root cause); PagerDuty's alert is resolved too."""
+    from gripctl.service.incidents import resolve as close
+
     st = state(ctx)
-    record = _service(st.root).resolve(incident_id, _actor(actor), rca)
+    record = close(st.root, incident_id, _actor(actor), rca)
     st.output.document(_summary(record)) if st.output.json else st.output.line(
         f"resolved incident #{incident_id}"
     )
@@ -146,8 +148,10 @@ def resolve(
 @incident_app.command("tick")
 def tick(ctx: typer.Context) -> None:
     """Escalate every incident not acknowledged in time (run from cron or CI; the server runs it itself)."""
+    from gripctl.service.incidents import tick as escalate
+
     st = state(ctx)
-    escalated = _service(st.root).tick()
+    escalated = escalate(st.root)
     if st.output.json:
         st.output.document([_summary(r) for r in escalated])
         return

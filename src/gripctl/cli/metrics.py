@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import re
 import sys
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.console import RenderableType
 
 from gripctl.cli.context import state
-from gripctl.errors import UsageError
+from gripctl.cli.output import Column
 
 if TYPE_CHECKING:
     from gripctl.metrics.dora import DoraReport
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class MetricsFormat(StrEnum):
     table = "table"
     prometheus = "prometheus"
-
-
-def parse_time(text: str, *, now: datetime, option: str) -> datetime:
-    """`90d`/`12h`/`2w` before `now`, or an ISO 8601 date or time (UTC unless it says otherwise)."""
-    text = text.strip()
-    match = _DURATION.match(text)
-    if match:
-        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{option} {text!r} is neither a duration nor a date",
-            hint=f"use e.g. {option} 90d, {option} 12h, or {option} 2026-01-31T00:00:00Z",
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _seconds(x: float | None) -> str:
@@ -54,34 +33,44 @@ def _seconds(x: float | None) -> str:
     return f"{x / 86400:.1f}d"
 
 
-def _table(report: DoraReport) -> Table:
+def _title(report: DoraReport) -> str:
     w = report.window
-    title = f"DORA metrics {w.since:%Y-%m-%d %H:%M} → {w.until:%Y-%m-%d %H:%M} UTC ({w.days:g} days)"
-    table = Table(title=title, title_justify="left")
-    for column in (
+    return f"DORA metrics {w.since:%Y-%m-%d %H:%M} → {w.until:%Y-%m-%d %H:%M} UTC ({w.days:g} days)"
+
+
+def _columns() -> list[Column]:
+    headers = (
         "environment",
-        "deploys/day",
+        "deploys",
+        "per day",
         "band",
         "lead time",
-        "change failure",
-        "time to restore",
+        "failure rate",
+        "restore",
         "recovery",
-    ):
-        table.add_column(column)
+    )
+    return [
+        Column(h, flex=h == "environment", justify="left" if h in ("environment", "band") else "right")
+        for h in headers
+    ]
+
+
+def _rows(report: DoraReport, *, wide: bool) -> list[list[RenderableType]]:
+    """One line per environment; `-o wide` adds the counts behind each figure."""
+    rows: list[list[RenderableType]] = []
     for m in report.environments:
-        table.add_row(
-            m.environment,
-            "no data" if m.deploys_per_day is None else f"{m.deploys_per_day:.2f} ({m.deploys} deploys)",
-            m.frequency_band.value if m.frequency_band else "no data",
-            f"{_seconds(m.lead_time_seconds)} ({m.lead_time_commits} commits)",
-            "no data"
-            if m.change_failure_rate is None
-            else f"{m.change_failure_rate:.0%} ({m.failed_deploys}/{m.finished_deploys})",
-            f"{_seconds(m.time_to_restore_seconds)} ({m.incidents_resolved} resolved, "
-            f"{m.incidents_unresolved} open)",
-            f"{_seconds(m.recovery_seconds)} ({m.recoveries})",
-        )
-    return table
+        lead = _seconds(m.lead_time_seconds) + (f" ({m.lead_time_commits} commits)" if wide else "")
+        rate = "no data" if m.change_failure_rate is None else f"{m.change_failure_rate:.0%}"
+        if wide and m.change_failure_rate is not None:
+            rate += f" ({m.failed_deploys}/{m.finished_deploys})"
+        restore = _seconds(m.time_to_restore_seconds)
+        if wide:
+            restore += f" ({m.incidents_resolved} resolved, {m.incidents_unresolved} open)"
+        recovery = _seconds(m.recovery_seconds) + (f" ({m.recoveries})" if wide else "")
+        per_day = "no data" if m.deploys_per_day is None else f"{m.deploys_per_day:.2f}"
+        band = m.frequency_band.value if m.frequency_band else "no data"
+        rows.append([m.environment, str(m.deploys), per_day, band, lead, rate, restore, recovery])
+    return rows
 
 
 def register(app: typer.Typer) -> None:
@@ -89,7 +78,15 @@ def register(app: typer.Typer) -> None:
     def metrics(
         ctx: typer.Context,
         environment: Annotated[
-            list[str] | None, typer.Option("--environment", "-e", help="Only this environment (repeatable).")
+            list[str] | None,
+            typer.Option(
+                "--environment",
+                "-e",
+                metavar="ENV",
+                envvar="GRIPCTL_ENVIRONMENT",
+                help="Only this environment (repeatable).",
+                show_default=False,
+            ),
         ] = None,
         since: Annotated[
             str, typer.Option(help="Window start: a duration before --until (90d, 12h) or a date.")
@@ -107,31 +104,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The four DORA keys per environment: deployment frequency, lead time for changes, change failure
         rate, time to restore. Definitions: docs/metrics.md."""
-        # The ledger and the metrics queries need SQLAlchemy: imported here, not for `--help`.
-        from gripctl.ledger import open_ledger
-        from gripctl.metrics import compute, deploy_totals
-        from gripctl.metrics.dora import Window
-        from gripctl.metrics.prometheus import render
+        from gripctl.service.metrics import MetricsRequest
+        from gripctl.service.metrics import metrics as compute
 
         st = state(ctx)
-        now = datetime.now(UTC)
-        end = parse_time(until, now=now, option="--until") if until else now
-        start = parse_time(since, now=end, option="--since")
-        if start >= end:
-            raise UsageError(
-                f"the window is empty: --since {since} is not before --until {until or 'now'}",
-                hint="give a --since earlier than --until",
-            )
-        with open_ledger(database_url, root=st.root) as ledger:
-            report = compute(ledger.engine, Window(start, end), environment or None)
-            totals = (
-                deploy_totals(ledger.engine, environment or None) if fmt is MetricsFormat.prometheus else []
-            )
+        prometheus = fmt is MetricsFormat.prometheus
+        result = compute(
+            MetricsRequest(st.root, tuple(environment or ()), since, until, database_url, totals=prometheus)
+        )
+        report = result.report
         if st.output.json:
-            st.output.document(report.to_dict())
-        elif fmt is MetricsFormat.prometheus:
-            sys.stdout.write(render(report, totals))
+            st.output.document(result.to_dict())
+        elif prometheus:
+            sys.stdout.write(result.prometheus())
         elif not report.environments:
             st.output.line("no data: no deploys or incidents in the window")
         else:
-            st.output.console.print(_table(report))
+            st.output.console.print(_title(report))
+            st.output.table(_columns(), _rows(report, wide=st.output.wide))

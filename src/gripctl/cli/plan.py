@@ -1,4 +1,4 @@
-"""gripctl plan: observe the live cluster and show what a deploy would change, per release.
+"""gripctl plan and diff: observe the live cluster and show what a deploy would change, per release.
 
 Exit codes (helmfile's `diff --detailed-exitcode`): 0 no changes, 2 changes, 1 error. A broken input
 (ConfigError, normally exit 2 elsewhere) exits 1 here, so that 2 always means "there are changes".
@@ -7,36 +7,59 @@ Exit codes (helmfile's `diff --detailed-exitcode`): 0 no changes, 2 changes, 1 e
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from gripctl.cli.context import AppState, state
-from gripctl.cli.selection import (
-    apply_selection,
+from gripctl.cli.options import (
     environment_option,
     include_dependents_option,
     include_needs_option,
     only_option,
+    selection,
     selector_option,
 )
-from gripctl.errors import ExitCode, GripError, UsageError
-from gripctl.model import Graph, Platform, load_platform
-from gripctl.plan.serialize import plan_to_dict, plan_to_json
+from gripctl.errors import ExitCode, GripError
+from gripctl.model.types import Platform
 from gripctl.plan.types import Action, ObjectChange, Plan, ReleasePlan
 
-_MARK = {Action.install: "+", Action.upgrade: "~", Action.unlock: "!", Action.noop: "="}
-_STYLE = {Action.install: "green", Action.upgrade: "yellow", Action.unlock: "magenta", Action.noop: "dim"}
+if TYPE_CHECKING:
+    from gripctl.service.plan import PlanRequest, PlanResult
+
+_MARK = {Action.install: "+", Action.upgrade: "~", Action.unlock: "!", Action.blocked: "x", Action.noop: "="}
+_STYLE = {
+    Action.install: "green",
+    Action.upgrade: "yellow",
+    Action.unlock: "magenta",
+    Action.blocked: "bold red",
+    Action.noop: "dim",
+}
 _CHANGE_MARK = {"added": "+", "changed": "~", "removed": "-"}
 _CHANGE_STYLE = {"added": "green", "changed": "yellow", "removed": "red"}
 
 
 def register(app: typer.Typer) -> None:
-    """Add `gripctl plan` to the root app."""
+    """Add `gripctl plan` and `gripctl diff` to the root app."""
     app.command("plan")(plan)
+    app.command("diff")(diff)
+
+
+def _plan(ctx: typer.Context, environment: str | None, out: Path | None, *, record: bool) -> PlanResult:
+    from gripctl.service import plan as service
+
+    app_state = state(ctx)
+    request = service.PlanRequest(app_state.root, environment, selection(ctx.params), out=out, record=record)
+    try:
+        if not app_state.output.json:
+            _print_header(app_state, request)
+        return asyncio.run(service.plan(request) if record else service.diff(request))
+    except GripError as exc:
+        if exc.exit_code == ExitCode.CHANGES:
+            exc.exit_code = ExitCode.FAILED  # 2 means "changes" for plan and diff; any error is 1
+        raise
 
 
 def plan(
@@ -44,7 +67,9 @@ def plan(
     environment: Annotated[str | None, environment_option] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write the plan as JSON to this file (for `gripctl apply PLAN`)."),
+        typer.Option(
+            "--out", metavar="FILE", help="Also write the plan as JSON to this file (for `gripctl apply`)."
+        ),
     ] = None,
     only: Annotated[list[str] | None, only_option] = None,
     include_needs: Annotated[bool, include_needs_option] = False,
@@ -56,41 +81,58 @@ def plan(
 ) -> None:
     """Compare the repository with the live cluster: per release the action (install, upgrade, unlock,
     nothing), why, and the objects that change. Exit 0: no changes; 2: changes; 1: error."""
-    # Observing the cluster needs the kubernetes client: imported here, not for `--help`.
-    from gripctl.observe import snapshot, target_for
-    from gripctl.plan.compute import compute_plan
-
     app_state = state(ctx)
-    try:
-        platform = load_platform(app_state.root, environment)
-        graph = Graph.from_platform(platform)
-        ids = apply_selection(platform, graph, only, include_needs, include_dependents, selector)
-        if not ids:
-            raise UsageError(
-                "the selection matches no release", hint="check --only/--selector against `gripctl graph`"
-            )
-        _print_selection(app_state, platform, ids)
-        snap = asyncio.run(
-            snapshot(platform, ids, target_for(platform), concurrency=platform.environment.concurrency)
-        )
-        result = compute_plan(platform, snap, ids)
-        saved_file = _write_out(result, out)
-        recorded = _save_to_ledger(platform, result)
-    except GripError as exc:
-        if exc.exit_code == ExitCode.CHANGES:
-            exc.exit_code = ExitCode.FAILED  # 2 means "changes" for plan; any error is 1
-        raise
+    result = _plan(ctx, environment, out, record=True)
     if app_state.output.json:
-        app_state.output.document({**plan_to_dict(result), "out": saved_file, "ledger": recorded})
+        app_state.output.document(result.to_dict())
     else:
-        _print_plan(app_state, result, show_unchanged=show_unchanged)
-        if saved_file:
-            app_state.output.console.print(Text(f"plan written to {saved_file}"), soft_wrap=True)
-        if recorded:
-            app_state.output.line(f"plan {result.id} recorded in the ledger")
+        _print_plan(app_state, result.plan, show_unchanged=show_unchanged)
+        if result.out:
+            app_state.output.console.print(Text(f"plan written to {result.out}"), soft_wrap=True)
+        if result.recorded:
+            app_state.output.line(f"plan {result.plan.id} recorded in the ledger")
     # SystemExit, not typer.Exit: app.main() runs click with standalone_mode=False, where typer.Exit's
     # code is returned rather than exited with, and would be lost.
-    raise SystemExit(ExitCode.CHANGES if result.has_changes else ExitCode.OK)
+    raise SystemExit(ExitCode.CHANGES if result.plan.has_changes else ExitCode.OK)
+
+
+def diff(
+    ctx: typer.Context,
+    environment: Annotated[str | None, environment_option] = None,
+    only: Annotated[list[str] | None, only_option] = None,
+    include_needs: Annotated[bool, include_needs_option] = False,
+    include_dependents: Annotated[bool, include_dependents_option] = False,
+    selector: Annotated[list[str] | None, selector_option] = None,
+) -> None:
+    """The objects a deploy would change, as unified diffs (helm-diff style); records nothing.
+    Exit 0: no changes; 2: changes; 1: error."""
+    app_state = state(ctx)
+    result = _plan(ctx, environment, None, record=False)
+    if app_state.output.json:
+        app_state.output.document(
+            [
+                {
+                    "release": r.release_id,
+                    "action": r.action.value,
+                    "changes": [c.__dict__ for c in r.changes],
+                }
+                for r in result.plan.releases
+                if r.changed
+            ]
+        )
+    else:
+        for r in result.plan.releases:
+            for change in r.changes:
+                _print_change(app_state, change, indent="")
+    raise SystemExit(ExitCode.CHANGES if result.plan.has_changes else ExitCode.OK)
+
+
+def _print_header(app_state: AppState, request: PlanRequest) -> None:
+    """Which environment and cluster, before the (slower) observation starts."""
+    from gripctl.service.workspace import load, selected
+
+    platform = load(request.root, request.environment)
+    _print_selection(app_state, platform, selected(platform, request.selection))
 
 
 def _print_selection(app_state: AppState, platform: Platform, ids: list[str]) -> None:
@@ -106,12 +148,12 @@ def _print_selection(app_state: AppState, platform: Platform, ids: list[str]) ->
     console.print(Text("  " + ", ".join(ids)), soft_wrap=True)
 
 
-def _print_change(app_state: AppState, change: ObjectChange) -> None:
+def _print_change(app_state: AppState, change: ObjectChange, indent: str = "    ") -> None:
     console = app_state.output.console
     where = f"{change.namespace}/{change.name}" if change.namespace else change.name
     console.print(
         Text(
-            f"    {_CHANGE_MARK.get(change.change, '?')} {change.kind} {where}",
+            f"{indent}{_CHANGE_MARK.get(change.change, '?')} {change.kind} {where}",
             style=_CHANGE_STYLE.get(change.change, ""),
         ),
         soft_wrap=True,
@@ -126,7 +168,7 @@ def _print_change(app_state: AppState, change: ObjectChange) -> None:
             style = "red"
         elif line.startswith("@@"):
             style = "cyan"
-        console.print(Text(f"        {line}", style=style or ""), soft_wrap=True)
+        console.print(Text(f"{indent}    {line}", style=style or ""), soft_wrap=True)
 
 
 def _print_release(app_state: AppState, r: ReleasePlan) -> None:
@@ -149,31 +191,7 @@ def _print_plan(app_state: AppState, result: Plan, *, show_unchanged: bool) -> N
     summary = (
         f"plan {result.id} for {result.environment}: {counts[Action.install]} to install, "
         f"{counts[Action.upgrade]} to upgrade, {counts[Action.unlock]} to unlock, "
-        f"{counts[Action.noop]} unchanged"
+        + (f"{counts[Action.blocked]} blocked, " if counts[Action.blocked] else "")
+        + f"{counts[Action.noop]} unchanged"
     )
     app_state.output.console.print(Text(summary, style="bold"), soft_wrap=True)
-
-
-def _write_out(result: Plan, out: Path | None) -> str | None:
-    if out is None:
-        return None
-    try:
-        out.write_text(plan_to_json(result))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the plan to {out}: {exc.strerror}", hint="choose a writable --out path"
-        ) from None
-    return str(out)
-
-
-def _save_to_ledger(platform: Platform, result: Plan) -> bool:
-    from gripctl.ledger import DATABASE_URL_ENV, open_ledger
-    from gripctl.ledger.store import configured_url
-
-    # `plan` alone never creates a ledger: it saves only to one that is configured or already there.
-    configured = os.environ.get(DATABASE_URL_ENV) or configured_url(platform.root)
-    if not configured and not (platform.root / ".gripctl" / "ledger.sqlite").is_file():
-        return False
-    ledger = open_ledger(root=platform.root)
-    ledger.save_plan(result.digest, result.environment, plan_to_dict(result), result.git_commit)
-    return True

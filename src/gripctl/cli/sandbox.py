@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
 
 from gripctl.cli.context import state
 
-# gripctl.adapters.sandbox imports the kubernetes client: each command imports it in its body.
+# The sandbox adapter imports the kubernetes client: each command imports the service in its body.
 
 sandbox_app = typer.Typer(
     help=(
@@ -30,21 +29,19 @@ def up_cmd(
     ] = None,
 ) -> None:
     """Start the sandbox, or return at once when it is already running."""
-    from gripctl.adapters import sandbox
+    from gripctl.service import sandbox
 
     out = state(ctx).output
-    was_running = sandbox.info() is not None
-    if not was_running and out.interactive:
+    if not sandbox.running() and out.interactive:
         out.line("starting the sandbox (etcd, kube-apiserver, controller manager, scheduler, kwok)...")
-    started = time.monotonic()
-    info = sandbox.up(nodes=nodes, port=port)
-    seconds = round(time.monotonic() - started, 1)
+    result = sandbox.up(nodes=nodes, port=port)
+    info = result.info
     if out.json:
-        out.document({**info.to_dict(), "already_running": was_running, "seconds": seconds})
+        out.document(result.to_dict())
         return
-    verb = "already running" if was_running else f"up in {seconds}s"
+    verb = "already running" if result.already_running else f"up in {result.seconds}s"
     out.line(f"sandbox {verb}: {info.server} (Kubernetes {info.kube_version})")
-    out.line(f"  context:    {info.context} (in {sandbox.user_kubeconfig()})")
+    out.line(f"  context:    {info.context} (in {result.user_kubeconfig})")
     out.line(f"  kubeconfig: {info.kubeconfig}")
     out.line(f"  try:        kubectl --context {info.context} get nodes")
 
@@ -52,11 +49,10 @@ def up_cmd(
 @sandbox_app.command("down")
 def down_cmd(ctx: typer.Context) -> None:
     """Stop the sandbox and remove its processes, files and kubeconfig context."""
-    from gripctl.adapters import sandbox
+    from gripctl.service import sandbox
 
     out = state(ctx).output
-    was_running = sandbox.status() is not None
-    sandbox.down()
+    was_running = sandbox.down()
     if out.json:
         out.document({"stopped": was_running})
     else:
@@ -66,7 +62,7 @@ def down_cmd(ctx: typer.Context) -> None:
 @sandbox_app.command("status")
 def status_cmd(ctx: typer.Context) -> None:
     """Show components, nodes and context. Exit code 0 when the sandbox runs and answers, 1 otherwise."""
-    from gripctl.adapters import sandbox
+    from gripctl.service import sandbox
 
     out = state(ctx).output
     st = sandbox.status()

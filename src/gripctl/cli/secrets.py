@@ -12,10 +12,8 @@ from rich.markup import escape
 
 from gripctl.cli.context import state
 from gripctl.errors import ExitCode
-from gripctl.model.settings import read_settings
-from gripctl.secrets import check as check_mod
-from gripctl.secrets import decrypt_values, rotation, workflows
-from gripctl.secrets.layout import component_file, component_name, rel, release_id
+from gripctl.secrets.layout import rel
+from gripctl.service import secrets as service
 
 secrets_app = typer.Typer(
     help=(
@@ -32,7 +30,17 @@ Component = Annotated[str, typer.Argument(help="Secrets folder or release id, e.
 @secrets_app.command("init")
 def init_cmd(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="The key is this environment's.")] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--environment",
+            "-e",
+            "--env",
+            metavar="ENV",
+            envvar="GRIPCTL_ENVIRONMENT",
+            help="The key is this environment's.",
+        ),
+    ] = None,
     recipient: Annotated[
         str | None, typer.Option("--recipient", help="Use this existing age public key; make no key pair.")
     ] = None,
@@ -43,7 +51,7 @@ def init_cmd(
 ) -> None:
     """Make an age key pair (or take a public key), add it to .sops.yaml, git-ignore key files."""
     st = state(ctx)
-    result = workflows.init(st.root, environment=env, recipient=recipient, key_file=key_file)
+    result = service.init(st.root, environment=env, recipient=recipient, key_file=key_file)
     out = st.output
     if out.json:
         out.document(
@@ -73,7 +81,7 @@ def init_cmd(
 def edit_cmd(ctx: typer.Context, component: Component) -> None:
     """Edit with sops' own flow ($EDITOR on sops' private temp file); no plaintext file of ours."""
     st = state(ctx)
-    changed = workflows.edit(st.root, component)
+    changed = service.edit(st.root, component)
     st.output.line("saved and re-encrypted" if changed else "no changes")
 
 
@@ -90,12 +98,12 @@ def decrypt_cmd(
     st = state(ctx)
     out = st.output
     if to_file is None:
-        values = decrypt_values(component_file(st.root, component), root=st.root)
+        values = service.decrypt(st.root, component)
         sys.stdout.buffer.write(values)
         sys.stdout.flush()
         return
     out.warn(f"writing plaintext secrets to {to_file}; delete it when done (or use `gripctl secrets edit`)")
-    added = workflows.decrypt_to_file(st.root, component, to_file)
+    added = service.decrypt_to_file(st.root, component, to_file)
     if added:
         out.warn(f".gitignore now covers: {', '.join(added)}")
     if out.json:
@@ -113,7 +121,7 @@ def encrypt_cmd(
 ) -> None:
     """Encrypt plaintext values into values.sops.yaml, verify the round trip, delete the plaintext."""
     st = state(ctx)
-    result = workflows.encrypt(st.root, component, source)
+    result = service.encrypt(st.root, component, source)
     if st.output.json:
         st.output.document(
             {"encrypted": rel(result.target, st.root), "removed": rel(result.removed, st.root)}
@@ -121,12 +129,6 @@ def encrypt_cmd(
         return
     st.output.line(f"encrypted {rel(result.target, st.root)} (round trip verified)")
     st.output.line(f"removed the plaintext {rel(result.removed, st.root)}")
-
-
-def _deploy_commands(root: Path, component: str, env: str | None) -> list[str]:
-    envs = read_settings(root).get("environments")
-    names = [env] if env else (list(envs) if isinstance(envs, dict) and envs else ["ENV"])
-    return [f"gripctl deploy -e {name} --only {release_id(component)} --include-dependents" for name in names]
 
 
 @secrets_app.command("rotate")
@@ -137,14 +139,22 @@ def rotate_cmd(
         list[str] | None, typer.Argument(help="Dotted keys to rotate (default: all configured).")
     ] = None,
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Environment to record and to offer a deploy to.")
+        str | None,
+        typer.Option(
+            "--environment",
+            "-e",
+            "--env",
+            metavar="ENV",
+            envvar="GRIPCTL_ENVIRONMENT",
+            help="Environment to record and to offer a deploy to.",
+        ),
     ] = None,
 ) -> None:
     """New values for the named keys from gripctl.yaml's secrets_rotation generators; recorded (no values)."""
     st = state(ctx)
     out = st.output
-    result = rotation.rotate(st.root, component, keys or None, environment=env)
-    commands = _deploy_commands(st.root, result.component, env)
+    rotation = service.rotate(st.root, component, keys or None, env)
+    result, commands = rotation.result, rotation.deploy
     if result.ledger_problem:
         out.warn(f"the rotation is done but was not recorded in the ledger: {result.ledger_problem}")
     if out.json:
@@ -166,11 +176,7 @@ def rotate_cmd(
     out.line("the running release still uses the old values until it is deployed:")
     for command in commands:
         out.line(f"  {command}")
-    if (
-        env
-        and out.interactive
-        and typer.confirm(f"deploy {release_id(component_name(component))} to {env} now?")
-    ):
+    if env and out.interactive and typer.confirm(f"deploy {rotation.release_id} to {env} now?"):
         argv = [sys.executable, "-m", "gripctl.cli.app", "-C", str(st.root), *commands[0].split()[1:]]
         raise typer.Exit(subprocess.run(argv, check=False).returncode)
 
@@ -185,7 +191,7 @@ def updatekeys_cmd(
     """Re-encrypt every secrets file for the recipients in .sops.yaml and rotate changed data keys."""
     st = state(ctx)
     out = st.output
-    updates = workflows.updatekeys(st.root, rotate_all=rotate_all)
+    updates = service.updatekeys(st.root, rotate_all=rotate_all)
     if out.json:
         out.document(
             [
@@ -218,7 +224,7 @@ def check_cmd(ctx: typer.Context) -> None:
     """Every secrets file decrypts, its MAC verifies, its recipients match the rules; nothing leaks to git."""
     st = state(ctx)
     out = st.output
-    findings = check_mod.check_secrets(st.root)
+    findings = service.check(st.root)
     failed = any(f.severity == "error" for f in findings)
     if out.json:
         out.document({"ok": not failed, "findings": [f.to_dict() for f in findings]})

@@ -10,16 +10,15 @@ from typing import Annotated
 import typer
 
 from gripctl.cli.context import state
-from gripctl.cli.output import OutputFormat, to_json
-from gripctl.cli.selection import (
-    apply_selection,
+from gripctl.cli.options import (
     environment_option,
     include_dependents_option,
     include_needs_option,
     only_option,
+    selection,
     selector_option,
 )
-from gripctl.model import Graph, environment_names, load_platform
+from gripctl.cli.output import to_json
 
 # The package loads its checks (Kubernetes schemas, secret scanner, ...) only when `validate` is used.
 from gripctl.validate import DEFAULT_KUBE_VERSION, Severity
@@ -63,10 +62,6 @@ def validate_command(
             "GITHUB_ACTIONS=true). Default: text, or json with --output json.",
         ),
     ] = None,
-    output: Annotated[
-        OutputFormat | None,
-        typer.Option("--output", "-o", help="Same as the global --output, accepted after `validate` too."),
-    ] = None,
     kube_version: Annotated[
         str, typer.Option("--kube-version", help="Kubernetes version the schemas are checked against.")
     ] = DEFAULT_KUBE_VERSION,
@@ -77,38 +72,33 @@ def validate_command(
     yamllint, secret scanning, workload policies, chart version bumps (--base) and image scanning.
     Exit codes: 0 clean, 1 findings at or above the failing severity, 2 the input itself is broken.
     """
-    from gripctl.validate import Options, validate
+    from gripctl.service.validate import ValidateRequest
+    from gripctl.service.validate import validate as run
     from gripctl.validate.report import github_annotations, render_text, to_sarif
 
     st = state(ctx)
-    root = st.root
-    names: list[str | None] = [environment] if environment else [*environment_names(root)] or [None]
-    platforms = [load_platform(root, name) for name in names]
-    first = platforms[0]
-    selecting = bool(only or selector or include_needs or include_dependents)
-    selected = (
-        apply_selection(first, Graph.from_platform(first), only, include_needs, include_dependents, selector)
-        if selecting
-        else None
+    request = ValidateRequest(
+        st.root,
+        environment,
+        selection(ctx.params),
+        server=server,
+        base=base,
+        fail_on=fail_on,
+        kube_version=kube_version,
     )
-    options = Options(server=server, base=base, fail_on=fail_on, kube_version=kube_version)
-
     fmt = report_format
     if fmt is None:
-        if st.output.json or output is OutputFormat.json:
+        if st.output.json:
             fmt = ReportFormat.json
         elif os.environ.get("GITHUB_ACTIONS") == "true":
             fmt = ReportFormat.github
         else:
             fmt = ReportFormat.text
-
     if st.output.interactive and fmt is ReportFormat.text:
-        with st.output.console.status(
-            f"validating {len(first.releases)} release(s) in {len(platforms)} environment(s)"
-        ):
-            report = asyncio.run(validate(platforms, selected, options))
+        with st.output.console.status("validating"):
+            report = asyncio.run(run(request)).report
     else:
-        report = asyncio.run(validate(platforms, selected, options))
+        report = asyncio.run(run(request)).report
 
     if fmt is ReportFormat.json:
         typer.echo(to_json(report.to_dict()))

@@ -10,13 +10,9 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from gripctl.model.types import Platform
+from typing import Any, Protocol
 
 
 class Phase(StrEnum):
@@ -88,18 +84,6 @@ class EventSink(Protocol):
     def handle(self, event: EngineEvent) -> None: ...
 
     def close(self) -> None: ...
-
-
-# Extra sinks for every run, built per run from the platform (its notification/incident settings):
-# e.g. `gripctl.incidents` registers a factory that opens incidents and notifies Slack/PagerDuty on
-# `release-failed`. A factory returns None when it has nothing to do for this platform.
-SinkFactory = Callable[["Platform", int], "EventSink | None"]  # (platform, run_id) -> sink
-SINK_FACTORIES: list[SinkFactory] = []
-
-
-def register_sink_factory(factory: SinkFactory) -> None:
-    if factory not in SINK_FACTORIES:
-        SINK_FACTORIES.append(factory)
 
 
 class Emitter:

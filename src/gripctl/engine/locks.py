@@ -11,25 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from gripctl.adapters.kube import Conflict, Kube, Obj
 from gripctl.engine.events import Emitter, EventKind
-from gripctl.errors import LockedError
+from gripctl.errors import LockedError, LockLostError
+from gripctl.identity import actor
 from gripctl.ledger.store import Ledger
+from gripctl.timestamps import epoch, micro_time
 
 LEASE_NAMESPACE = "gripctl-system"
 LEASE_SECONDS = 15
-
-
-def actor() -> str:
-    """Who runs gripctl: GRIPCTL_USER, else the login name."""
-    return os.environ.get("GRIPCTL_USER") or os.environ.get("USER") or getpass.getuser()
 
 
 def holder_identity(run_id: int, user: str | None = None) -> str:
@@ -65,21 +60,11 @@ class Holder:
         return False
 
 
-def _micro_time(t: float | None = None) -> str:
-    return datetime.fromtimestamp(t if t is not None else time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(text: str | None) -> float:
-    if not text:
-        return 0.0
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def lease_expired(lease: Obj, now: float | None = None) -> bool:
     spec = lease.get("spec") or {}
     if not spec.get("holderIdentity"):
         return True
-    renewed = _parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+    renewed = epoch(spec.get("renewTime") or spec.get("acquireTime")) or 0.0
     return renewed + float(spec.get("leaseDurationSeconds") or LEASE_SECONDS) < (now or time.time())
 
 
@@ -93,12 +78,14 @@ class EnvLock:
         self.name = f"gripctl-{environment}"
         self._lease: Obj | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self.lost = False
+        self._lost = False
+        self._renewed = 0.0  # time.monotonic() of the last successful renewal
+        self._renewing = asyncio.Lock()
 
     # -- the Lease ---------------------------------------------------------------------------------
 
     def _lease_body(self, existing: Obj | None) -> Obj:
-        now = _micro_time()
+        now = micro_time(time.time())
         spec = {
             "holderIdentity": self.identity,
             "leaseDurationSeconds": LEASE_SECONDS,
@@ -150,7 +137,7 @@ class EnvLock:
         if self._lease is None:
             return False
         body = dict(self._lease)
-        body["spec"] = {**body["spec"], "renewTime": _micro_time()}
+        body["spec"] = {**body["spec"], "renewTime": micro_time(time.time())}
         try:
             self._lease = self.kube.replace("Lease", LEASE_NAMESPACE, body)
             return True
@@ -204,19 +191,44 @@ class EnvLock:
                 self.emitter.emit(EventKind.lock, f"waiting for the lock held by {held}")
                 announced = True
             await asyncio.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+        self._renewed = time.monotonic()
         self.emitter.emit(EventKind.lock, f"locked environment {self.environment} as {self.identity}")
         self._heartbeat = asyncio.create_task(self._beat())
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(LEASE_SECONDS / 3)
+            await self._renew()
+
+    async def _renew(self) -> bool:
+        async with self._renewing:  # the heartbeat and ensure_held must not race on resourceVersion
+            if self._lost:
+                return False
             ok_ledger = await asyncio.to_thread(
                 self.ledger.heartbeat_env_lock, self.environment, self.run_id, LEASE_SECONDS
             )
-            ok_lease = await asyncio.to_thread(self._renew_lease)
-            if not (ok_ledger and ok_lease) and not self.lost:
-                self.lost = True
-                self.emitter.emit(EventKind.lock, "lost the environment lock (heartbeat failed)")
+            ok_lease = ok_ledger and await asyncio.to_thread(self._renew_lease)
+        if ok_ledger and ok_lease:
+            self._renewed = time.monotonic()
+        elif not self._lost:
+            self._lost = True
+            self.emitter.emit(EventKind.lock, "lost the environment lock: another run may hold it now")
+        return not self._lost
+
+    async def ensure_held(self) -> None:
+        """Before each action: raise LockLostError unless this run still holds the lock. A renewal
+        older than two thirds of the lease (the process was stopped, or the heartbeat starved) is
+        checked against the ledger and the cluster first, so a run continued after another took over
+        changes nothing more."""
+        if not self._lost and time.monotonic() - self._renewed > LEASE_SECONDS * 2 / 3:
+            await self._renew()
+        if self._lost:
+            raise LockLostError(
+                f"run {self.run_id} lost the lock of environment {self.environment!r}; it stopped "
+                "before changing anything more",
+                hint="another run may be deploying now (`gripctl runs -e ENV`); its recovery takes over "
+                "what this run left",
+            )
 
     async def release(self) -> None:
         if self._heartbeat is not None:

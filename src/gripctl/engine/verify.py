@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from gripctl import yamlio as yaml
+from gripctl import manifest
 from gripctl.adapters.kube import Informer, Kube, Obj
 from gripctl.errors import ClusterError
 from gripctl.model.types import HttpCheck
@@ -37,20 +37,6 @@ FATAL_WAITING = {
 }
 
 
-def parse_manifest(text: str, default_namespace: str) -> list[Obj]:
-    """The objects of a helm manifest (multi-document YAML), each with its namespace filled in."""
-    out: list[Obj] = []
-    for doc in yaml.safe_load_all(text or ""):
-        if not isinstance(doc, dict) or "kind" not in doc:
-            continue
-        items = doc.get("items") if str(doc["kind"]).endswith("List") else [doc]
-        for obj in items or []:
-            if isinstance(obj, dict) and "kind" in obj:
-                obj.setdefault("metadata", {}).setdefault("namespace", default_namespace)
-                out.append(obj)
-    return out
-
-
 @dataclass(frozen=True)
 class Target:
     """One object of the release that verification looks at."""
@@ -64,11 +50,12 @@ class Target:
         return f"{self.kind}/{self.name}"
 
 
-def targets_of(objects: Iterable[Obj]) -> list[Target]:
+def targets_of(text: str, namespace: str) -> list[Target]:
+    """The objects of a release's manifest that verification watches: workloads and selecting Services."""
     out: list[Target] = []
-    for obj in objects:
-        kind, meta = str(obj.get("kind")), obj.get("metadata") or {}
-        ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+    for m in manifest.parse(text, what="the release manifest"):
+        obj, kind, name = m.obj, m.kind, m.name
+        ns = m.namespace(namespace) or ""
         if kind in WORKLOADS:
             out.append(Target(kind, ns, name))
         elif kind == "Service":
@@ -418,7 +405,7 @@ async def check_http(checks: tuple[HttpCheck, ...], deadline: float) -> str | No
 async def verify_release(
     kube: Kube,
     view: ClusterView,
-    manifest: str,
+    manifest_text: str,
     namespace: str,
     *,
     timeout_seconds: float,
@@ -429,7 +416,7 @@ async def verify_release(
     """Wait until the release is healthy (or fails, or times out), then watch the monitoring window."""
     started = time.monotonic()
     deadline = started + timeout_seconds
-    targets = targets_of(parse_manifest(manifest, namespace))
+    targets = targets_of(manifest_text, namespace)
     baseline = await asyncio.to_thread(take_baseline, kube, view, targets)
     last_reason = ""
     while True:

@@ -58,13 +58,13 @@ class IncidentService:
             message=f"{cause}: {text}" if text else str(cause),
         )
         # The dedup key needs the id, which the ledger only knows after the insert.
-        record = self._get(incident_id)
+        record = self.get(incident_id)
         event = self._event(EventKind.incident_opened, record, text=text)
         self._announce(record, event, extra_channels=first.notify if first else ())
-        return self._get(incident_id)
+        return self.get(incident_id)
 
     def acknowledge(self, incident_id: int, actor: str) -> IncidentRecord:
-        record = self._get(incident_id)
+        record = self.get(incident_id)
         if record.status is IncidentStatus.resolved:
             raise UsageError(f"incident #{incident_id} is already resolved", hint="nothing to acknowledge")
         # Acknowledging stops the escalation clock: someone owns it now.
@@ -72,14 +72,14 @@ class IncidentService:
         self.ledger.add_incident_event(
             incident_id, IncidentEventKind.acknowledged, f"acknowledged by {actor}", actor
         )
-        record = self._get(incident_id)
+        record = self.get(incident_id)
         self._announce(
             record, self._event(EventKind.incident_acknowledged, record, text=f"acknowledged by {actor}")
         )
         return record
 
     def resolve(self, incident_id: int, actor: str, rca: str | None = None) -> IncidentRecord:
-        record = self._get(incident_id)
+        record = self.get(incident_id)
         if record.status is IncidentStatus.resolved:
             raise UsageError(
                 f"incident #{incident_id} is already resolved (at {record.resolved_at:%Y-%m-%d %H:%M})"
@@ -88,7 +88,7 @@ class IncidentService:
         self.ledger.add_incident_event(incident_id, IncidentEventKind.resolved, f"resolved by {actor}", actor)
         if rca:
             self.ledger.add_incident_event(incident_id, IncidentEventKind.root_cause, rca, actor)
-        record = self._get(incident_id)
+        record = self.get(incident_id)
         self._announce(
             record,
             self._event(EventKind.incident_resolved, record, text=rca or ""),
@@ -114,19 +114,19 @@ class IncidentService:
                 IncidentEventKind.escalated,
                 f"not acknowledged in time: escalated to {target.name}",
             )
-            updated = self._get(record.id)
+            updated = self.get(record.id)
             event = self._event(EventKind.incident_escalated, updated, level_name=target.name)
             self._announce(updated, event, extra_channels=target.notify, only_extra=True)
             escalated.append(updated)
         return escalated
 
-    # --- internals ---------------------------------------------------------------------------------
-
-    def _get(self, incident_id: int) -> IncidentRecord:
+    def get(self, incident_id: int) -> IncidentRecord:
         record = self.ledger.incident(incident_id)
         if record is None:
             raise UsageError(f"no incident #{incident_id}", hint="list them with `gripctl incident list`")
         return record
+
+    # --- internals ---------------------------------------------------------------------------------
 
     def _paged(self, incident_id: int) -> tuple[str, ...]:
         """Channels that were told about this incident: they hear its acknowledgement and resolution too

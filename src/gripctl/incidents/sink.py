@@ -1,7 +1,8 @@
 """The engine's bridge to people: turns a run's events into notifications and, on failure, incidents.
 
-Registered as an engine sink factory. Delivery runs on a worker thread so that a slow receiver (or its
-retry backoff) never stalls the deploy's event loop; `close()` waits a bounded time for it to drain.
+Wired into every run by the service (`service.workspace.sink_factories`). Delivery runs on a worker
+thread so that a slow receiver (or its retry backoff) never stalls the deploy's event loop; `close()`
+waits a bounded time for it to drain.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gripctl.engine.events import EngineEvent, EventKind, Phase, register_sink_factory
+from gripctl.engine.events import EngineEvent, EventKind, Phase
 from gripctl.incidents.config import Cause
 from gripctl.incidents.service import IncidentService
 from gripctl.incidents.setup import incident_service
@@ -150,7 +151,5 @@ class IncidentSink:
 
 
 def incident_sink_factory(platform: Platform, run_id: int) -> IncidentSink:
+    """The incidents-and-notifications sink of one run; the service wires it into every run."""
     return IncidentSink(incident_service(platform.root), platform.environment.name, run_id)
-
-
-register_sink_factory(incident_sink_factory)

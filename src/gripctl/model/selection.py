@@ -95,3 +95,22 @@ def select(
 def _matches(release: Release, selectors: list[tuple[Term, ...]]) -> bool:
     labels = selector_labels(release)
     return any(all(term.matches(labels) for term in terms) for terms in selectors)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which releases an operation acts on (docs/config.md, "Selecting releases")."""
+
+    only: tuple[str, ...] = ()
+    include_needs: bool = False
+    include_dependents: bool = False
+    selectors: tuple[str, ...] = ()
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.only or self.selectors or self.include_needs or self.include_dependents)
+
+
+def split_ids(values: Sequence[str] | None) -> tuple[str, ...]:
+    """`a,b` `c` -> (a, b, c): ids may be given repeated or comma-separated."""
+    return tuple(item.strip() for value in values or () for item in value.split(",") if item.strip())

@@ -8,8 +8,8 @@ from dataclasses import replace
 from gripctl.adapters import helm
 from gripctl.adapters.helm import HistoryEntry, KubeTarget
 from gripctl.model.types import Release
-from gripctl.observe.types import ObservedRelease
-from gripctl.plan.types import ReleaseStatus
+from gripctl.observe.processes import helm_running_for
+from gripctl.observe.types import ObservedRelease, ReleaseStatus
 
 # Helm's status words -> what gripctl acts on. A pending-* status means a helm operation was
 # interrupted (killed, timed out client-side): helm refuses further operations until it is unlocked.
@@ -88,6 +88,7 @@ async def observe_release(release: Release, target: KubeTarget) -> ObservedRelea
         chart_version=chart_version(chart),
         updated=latest.updated,
         description=latest.description,
+        helm_running=status is ReleaseStatus.locked and helm_running_for(release.name, release.namespace),
         manifest=manifest,
         values=values,
     )

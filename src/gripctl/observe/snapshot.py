@@ -8,14 +8,13 @@ from pathlib import Path
 from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.process import run
-from gripctl.errors import ToolMissingError
+from gripctl.digest import sha256_bytes
+from gripctl.errors import SecretsError, ToolMissingError
 from gripctl.model.types import Platform, Release
 from gripctl.observe.cluster import check_cluster
 from gripctl.observe.release import observe_release
 from gripctl.observe.render import display_path, render_desired
-from gripctl.observe.types import DesiredRelease, ObservedRelease, Snapshot
-from gripctl.plan.digest import sha256_bytes
-from gripctl.plan.types import ReleaseStatus
+from gripctl.observe.types import DesiredRelease, ObservedRelease, ReleaseStatus, Snapshot
 
 
 def target_for(platform: Platform) -> KubeTarget:
@@ -45,7 +44,8 @@ async def _one(
     kube_version: str,
     gate: asyncio.Semaphore,
     existing: set[tuple[str, str]],
-) -> tuple[ObservedRelease, DesiredRelease]:
+    secrets_optional: bool,
+) -> tuple[ObservedRelease, DesiredRelease | str]:
     async with gate:
         if (release.namespace, release.name) in existing:
             observed = await observe_release(release, target)
@@ -54,7 +54,14 @@ async def _one(
         # Rendered like the live revision was, so that an unchanged release diffs empty: revision 1 was
         # rendered by an install (.Release.IsInstall), later ones by upgrades (.Release.IsUpgrade).
         is_upgrade = observed.exists and (observed.manifest_revision or 1) > 1
-        desired = await render_desired(platform, release, kube_version=kube_version, is_upgrade=is_upgrade)
+        try:
+            desired = await render_desired(
+                platform, release, kube_version=kube_version, is_upgrade=is_upgrade
+            )
+        except SecretsError as exc:
+            if not secrets_optional:
+                raise
+            return observed, exc.message  # e.g. no age key here: the release's state is still known
         return observed, desired
 
 
@@ -65,11 +72,14 @@ async def snapshot(
     *,
     concurrency: int = 4,
     kube_version: str | None = None,
+    secrets_optional: bool = False,
 ) -> Snapshot:
     """Observe and render every selected release, `concurrency` at a time.
 
     The cluster is checked first (unless the caller just did and passes its `kube_version`): a missing
-    context or an unreachable API server is one ClusterError before any helm call.
+    context or an unreachable API server is one ClusterError before any helm call. With
+    `secrets_optional`, a release whose secrets cannot be decrypted here is observed but not rendered
+    (`Snapshot.undecryptable` says why), for read-only views such as status.
     """
     target = target or target_for(platform)
     kube_version = kube_version or await check_cluster(target)
@@ -79,7 +89,7 @@ async def snapshot(
     existing = {(str(r.get("namespace")), str(r.get("name"))) for r in await helm.list_releases(None, target)}
     gate = asyncio.Semaphore(max(1, concurrency))
     results = await asyncio.gather(
-        *(_one(platform, r, target, kube_version, gate, existing) for r in releases)
+        *(_one(platform, r, target, kube_version, gate, existing, secrets_optional) for r in releases)
     )
     inputs = {}
     if platform.config_path.is_file():
@@ -90,7 +100,8 @@ async def snapshot(
         environment=platform.environment.name,
         context=target.context,
         observed={o.release_id: o for o, _ in results},
-        desired={d.release_id: d for _, d in results},
+        desired={d.release_id: d for _, d in results if isinstance(d, DesiredRelease)},
+        undecryptable={o.release_id: d for o, d in results if isinstance(d, str)},
         inputs=inputs,
         kube_version=kube_version,
         git_commit=git_commit(platform.root),

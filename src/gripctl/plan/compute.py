@@ -4,6 +4,9 @@ The rules, in Flux helm-controller's spirit (each status has one next step):
 
     absent                       -> install
     locked (pending-*)           -> unlock   (roll back to the last deployed revision, then upgrade)
+                                    when left by an interrupted gripctl run, or older than the
+                                    release's timeout with no helm process for it on this host;
+                                 -> blocked  otherwise: another helm may still be working on it
     failed                       -> upgrade
     deployed, and the manifest, the user values or the chart version differ -> upgrade
     deployed and identical       -> noop
@@ -11,19 +14,24 @@ The rules, in Flux helm-controller's spirit (each status has one next step):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from gripctl import yamlio as yaml
+from gripctl.digest import canonical_json, sha256_text, values_digest
 from gripctl.errors import UsageError
+from gripctl.helmvalues import leaf_paths
 from gripctl.model.graph import Graph
 from gripctl.model.types import Platform
 from gripctl.observe.types import DesiredRelease, ObservedRelease, Snapshot
-from gripctl.plan.diff import diff_manifests, leaf_paths
-from gripctl.plan.digest import canonical_json, combine, sha256_text, values_digest
+from gripctl.plan.diff import diff_manifests
+from gripctl.plan.digest import combine
 from gripctl.plan.types import Action, ObjectChange, Plan, ReleasePlan, ReleaseStatus
 from gripctl.secrets.values import mask, secret_leaves
+from gripctl.timestamps import epoch
 
 MAX_PATHS_IN_REASON = 5
 
@@ -60,8 +68,50 @@ def _objects_text(changes: Iterable[ObjectChange]) -> str:
     return "objects " + ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class LockFacts:
+    """What decides between unlocking a pending-* release and refusing it (see the module docstring)."""
+
+    timeout_seconds: float = 300.0
+    now: float = field(default_factory=time.time)
+    interrupted_run: int | None = None  # the dead gripctl run that left it so, from the ledger
+
+
+def _locked(observed: ObservedRelease, facts: LockFacts) -> tuple[Action, str]:
+    rev, word = observed.revision, observed.helm_status
+    since = f" since {observed.updated}" if observed.updated else ""
+    back = (
+        f"roll back to revision {observed.deployed_revision}, then upgrade"
+        if observed.deployed_revision is not None
+        else "uninstall, then install (it never deployed)"
+    )
+    if facts.interrupted_run is not None:
+        return (
+            Action.unlock,
+            f"{word} at revision {rev}{since}, left by interrupted run {facts.interrupted_run}; {back}",
+        )
+    started = epoch(observed.updated)
+    if observed.helm_running:
+        return (
+            Action.blocked,
+            f"{word} at revision {rev}{since}: a helm process on this host is operating on it; "
+            "unlockable once it ends",
+        )
+    if started is not None and facts.now - started < facts.timeout_seconds:
+        until = datetime.fromtimestamp(started + facts.timeout_seconds, UTC).isoformat(timespec="seconds")
+        return (
+            Action.blocked,
+            f"locked by another helm{since} ({word} at revision {rev}); unlockable after {until} "
+            f"(its timeout, {facts.timeout_seconds:.0f}s)",
+        )
+    return Action.unlock, f"{word} at revision {rev}{since} (an interrupted helm run); {back}"
+
+
 def decide(
-    observed: ObservedRelease, desired: DesiredRelease, changes: tuple[ObjectChange, ...]
+    observed: ObservedRelease,
+    desired: DesiredRelease,
+    changes: tuple[ObjectChange, ...],
+    locks: LockFacts | None = None,
 ) -> tuple[Action, str]:
     """The action for one release and a one-line reason an operator can read."""
     status, rev = observed.status, observed.revision
@@ -69,17 +119,8 @@ def decide(
         if observed.helm_status == "uninstalled":
             return Action.install, f"uninstalled at revision {rev}; will be installed again"
         return Action.install, "not installed"
-    since = f" since {observed.updated}" if observed.updated else ""
     if status in (ReleaseStatus.locked, ReleaseStatus.uninstalling):
-        back = (
-            f"roll back to revision {observed.deployed_revision}, then upgrade"
-            if observed.deployed_revision is not None
-            else "no deployed revision to return to"
-        )
-        return (
-            Action.unlock,
-            f"{observed.helm_status} at revision {rev}{since} (an interrupted helm run); {back}",
-        )
+        return _locked(observed, locks or LockFacts())
     if status is ReleaseStatus.failed:
         note = f": {observed.description}" if observed.description else ""
         return Action.upgrade, f"revision {rev} failed{note}"
@@ -125,8 +166,15 @@ def compute_plan(
     *,
     created_at: str | None = None,
     git_commit: str | None = None,
+    now: float | None = None,
+    interrupted: Mapping[str, int] | None = None,
 ) -> Plan:
-    """The plan for `release_ids` (a selection of the platform) from a snapshot that covers them."""
+    """The plan for `release_ids` (a selection of the platform) from a snapshot that covers them.
+
+    `interrupted` maps release ids to the dead gripctl run that left them pending (from the ledger);
+    `now` is the clock the lock rule reads (default: the current time).
+    """
+    moment = time.time() if now is None else now
     missing = [rid for rid in release_ids if rid not in snapshot.observed or rid not in snapshot.desired]
     if missing:
         raise UsageError(
@@ -142,7 +190,8 @@ def compute_plan(
         changes = diff_manifests(
             observed.manifest if observed.exists else "", desired.manifest, release.namespace, masks
         )
-        action, reason = decide(observed, desired, changes)
+        locks = LockFacts(release.timeout_seconds, moment, (interrupted or {}).get(rid))
+        action, reason = decide(observed, desired, changes, locks)
         plans.append(
             ReleasePlan(
                 release_id=rid,

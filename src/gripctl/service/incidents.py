@@ -1,0 +1,54 @@
+"""Incidents: list, show, open by hand, acknowledge, resolve, and escalate those not acknowledged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gripctl.incidents.config import Cause
+from gripctl.incidents.service import IncidentService
+from gripctl.incidents.setup import incident_service
+from gripctl.ledger.types import IncidentRecord, IncidentStatus
+
+
+def _service(root: Path) -> IncidentService:
+    return incident_service(root)
+
+
+def list_incidents(
+    root: Path, *, environment: str | None = None, status: IncidentStatus | None = None
+) -> list[IncidentRecord]:
+    """Incidents, newest first."""
+    return _service(root).ledger.incidents(status=status, environment=environment)
+
+
+def show(root: Path, incident_id: int) -> IncidentRecord:
+    """One incident with its timeline (opened, notified, acknowledged, escalated, resolved)."""
+    return _service(root).get(incident_id)
+
+
+def open_incident(
+    root: Path,
+    environment: str,
+    title: str,
+    *,
+    actor: str,
+    severity: str | None = None,
+    release_id: str | None = None,
+) -> IncidentRecord:
+    """Open an incident by hand; its escalation path starts now."""
+    return _service(root).open(
+        environment, title, Cause.manual, severity=severity, release_id=release_id, actor=actor
+    )
+
+
+def acknowledge(root: Path, incident_id: int, actor: str) -> IncidentRecord:
+    return _service(root).acknowledge(incident_id, actor)
+
+
+def resolve(root: Path, incident_id: int, actor: str, rca: str | None) -> IncidentRecord:
+    return _service(root).resolve(incident_id, actor, rca)
+
+
+def tick(root: Path) -> list[IncidentRecord]:
+    """Escalate every incident not acknowledged in time (the server's worker runs this on its own)."""
+    return _service(root).tick()

@@ -1,0 +1,108 @@
+"""Plan and diff: observe the live cluster, compare with the repository, decide per release (read-only).
+
+`plan` records the plan in the ledger when one is configured or already exists (never creating
+one), so that `gripctl approve PLAN_ID` finds it; `diff` is the same comparison without recording.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gripctl.errors import UsageError
+from gripctl.ledger.store import Ledger
+from gripctl.ledger.types import ActionOutcome
+from gripctl.model.selection import Selection
+from gripctl.model.types import Platform
+from gripctl.observe.snapshot import snapshot, target_for
+from gripctl.observe.types import Snapshot
+from gripctl.plan.compute import compute_plan
+from gripctl.plan.serialize import plan_to_dict, plan_to_json
+from gripctl.plan.types import Plan
+from gripctl.service.workspace import load, selected
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    root: Path
+    environment: str | None = None
+    selection: Selection = field(default_factory=Selection)
+    out: Path | None = None  # also write the plan as JSON here (for `gripctl apply PLAN`)
+    record: bool = True  # save it to the ledger, when there is one
+    requested_by: str | None = None
+
+
+@dataclass
+class PlanResult:
+    platform: Platform
+    plan: Plan
+    selected: list[str]
+    out: str | None = None
+    recorded: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**plan_to_dict(self.plan), "out": self.out, "ledger": self.recorded}
+
+
+def existing_ledger(platform: Platform) -> Ledger | None:
+    """The platform's ledger when it is configured or already exists; planning never creates one."""
+    from gripctl.ledger import DATABASE_URL_ENV, open_ledger
+    from gripctl.ledger.store import configured_url
+
+    configured = os.environ.get(DATABASE_URL_ENV) or configured_url(platform.root)
+    if not configured and not (platform.root / ".gripctl" / "ledger.sqlite").is_file():
+        return None
+    return open_ledger(root=platform.root)
+
+
+def interrupted_releases(ledger: Ledger | None, environment: str) -> dict[str, int]:
+    """Release id -> the dead gripctl run that was acting on it: what the next deploy recovers first."""
+    if ledger is None:
+        return {}
+    out: dict[str, int] = {}
+    for dead in ledger.interrupted_runs(environment):
+        record = ledger.run(dead.id)
+        for action in record.actions if record else ():
+            if action.outcome in (ActionOutcome.running, ActionOutcome.pending):
+                out.setdefault(action.release_id, dead.id)
+    return out
+
+
+def decide_plan(platform: Platform, snap: Snapshot, ids: list[str], ledger: Ledger | None) -> Plan:
+    """The plan from an observation, with the ledger's knowledge of interrupted runs."""
+    return compute_plan(
+        platform, snap, ids, interrupted=interrupted_releases(ledger, platform.environment.name)
+    )
+
+
+async def plan(req: PlanRequest) -> PlanResult:
+    platform = load(req.root, req.environment)
+    ids = selected(platform, req.selection)
+    snap = await snapshot(platform, ids, target_for(platform), concurrency=platform.environment.concurrency)
+    ledger = existing_ledger(platform)
+    result = decide_plan(platform, snap, ids, ledger)
+    out = _write(result, req.out)
+    recorded = False
+    if req.record and ledger is not None:
+        ledger.save_plan(result.digest, result.environment, plan_to_dict(result), result.git_commit)
+        recorded = True
+    return PlanResult(platform, result, ids, out, recorded)
+
+
+async def diff(req: PlanRequest) -> PlanResult:
+    """`gripctl diff`: the plan's object diff only, recorded nowhere."""
+    return await plan(PlanRequest(req.root, req.environment, req.selection, out=None, record=False))
+
+
+def _write(result: Plan, out: Path | None) -> str | None:
+    if out is None:
+        return None
+    try:
+        out.write_text(plan_to_json(result))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the plan to {out}: {exc.strerror}", hint="choose a writable --out path"
+        ) from None
+    return str(out)
