@@ -74,8 +74,8 @@ def test_head_constant_is_the_newest_migration() -> None:
     """Opening a current ledger trusts migrations.HEAD instead of asking alembic: it must stay true."""
     from alembic.script import ScriptDirectory
 
+    from gripctl.ledger.db import alembic_config
     from gripctl.ledger.migrations import HEAD
-    from gripctl.ledger.store import alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
 
@@ -150,7 +150,7 @@ def test_migrations_create_exactly_the_models(backend: str, tmp_path: Path) -> N
     the same schema (no autogenerate diff): so a fresh ledger may be created from the models directly."""
     from alembic import command
 
-    from gripctl.ledger.store import alembic_config
+    from gripctl.ledger.db import alembic_config
 
     with _empty_database(backend, tmp_path) as url:
         engine = create_engine(url)
@@ -180,7 +180,7 @@ def test_a_ledger_at_an_older_revision_is_migrated(tmp_path: Path) -> None:
     """Existing data goes through the migrations (here 0001 -> head), not through the fresh path."""
     from alembic import command
 
-    from gripctl.ledger.store import alembic_config
+    from gripctl.ledger.db import alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
@@ -221,7 +221,7 @@ def test_concurrent_first_opens_on_postgres_migrate_once() -> None:
 def test_locked_sqlite_is_a_ledger_error_and_writes_nothing(tmp_path: Path) -> None:
     import sqlite3
 
-    from gripctl.ledger.store import _create_engine
+    from gripctl.ledger.db import _create_engine
 
     url = f"sqlite:///{tmp_path / 'l.sqlite'}"
     open_ledger(url).close()
