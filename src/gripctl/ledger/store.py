@@ -20,14 +20,26 @@ from gripctl.ledger.db import (
     mask_url,
     resolve_url,
 )
+from gripctl.ledger.records.audit import AuditRecords
+from gripctl.ledger.records.drift import DriftRecords
 from gripctl.ledger.records.incidents import IncidentRecords
 from gripctl.ledger.records.locks import LockRecords
 from gripctl.ledger.records.plans import PlanRecords
 from gripctl.ledger.records.runs import RunRecords
 from gripctl.ledger.records.secrets import SecretRecords
+from gripctl.ledger.records.tokens import TokenRecords
 
 
-class Ledger(RunRecords, PlanRecords, LockRecords, IncidentRecords, SecretRecords):
+class Ledger(
+    RunRecords,
+    PlanRecords,
+    LockRecords,
+    IncidentRecords,
+    SecretRecords,
+    TokenRecords,
+    AuditRecords,
+    DriftRecords,
+):
     """The durable record. One Session per call; safe to share between threads."""
 
 

@@ -1,19 +1,22 @@
-"""Environment locks (one changing run per environment, taken over only when expired) and the crash
-recovery they make possible: a running run without a live lock was interrupted."""
+"""Environment locks (one changing run per environment, taken over only when expired), the crash
+recovery they make possible (a running run without a live lock was interrupted), and named leases (one
+leader among several server replicas) taken the same way."""
 
 from __future__ import annotations
 
 import os
 import socket
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gripctl.ledger import schema as t
 from gripctl.ledger.db import LedgerBase, rowcount
 from gripctl.ledger.records.runs import run_record
-from gripctl.ledger.types import ActionOutcome, EnvLockRecord, RunOutcome, RunRecord
+from gripctl.ledger.types import ActionOutcome, EnvLockRecord, LeaseRecord, RunOutcome, RunRecord
 
 
 class LockRecords(LedgerBase):
@@ -41,25 +44,13 @@ class LockRecords(LedgerBase):
             "heartbeat_at": now,
             "expires_at": now + timedelta(seconds=ttl_seconds),
         }
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(t.EnvLock)
         with self._tx() as s:
-            inserted = s.execute(
-                insert.values(**values).on_conflict_do_nothing(index_elements=["environment"])
+            return _claim(
+                s,
+                t.EnvLock.environment,
+                values,
+                takeover=or_(t.EnvLock.expires_at < now, t.EnvLock.run_id == run_id),
             )
-            if rowcount(inserted) == 1:
-                return True
-            # The row exists: take it over only if its holder stopped heartbeating, in one UPDATE so that
-            # of two racing takers exactly one matches the WHERE clause.
-            taken = s.execute(
-                update(t.EnvLock)
-                .where(
-                    t.EnvLock.environment == environment,
-                    or_(t.EnvLock.expires_at < now, t.EnvLock.run_id == run_id),
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return rowcount(taken) == 1
 
     def env_lock(self, environment: str) -> EnvLockRecord | None:
         """Who holds the environment's lock (possibly expired: compare expires_at with now)."""
@@ -124,6 +115,65 @@ class LockRecords(LedgerBase):
                 .values(outcome=ActionOutcome.interrupted.value, finished_at=now)
                 .execution_options(synchronize_session=False)
             )
+
+    # --- leases ------------------------------------------------------------------------------------
+
+    def try_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take or renew the lease `name` for `holder` until now + ttl: True when `holder` holds it
+        afterwards. Taken over only when it expired; atomic on both backends, so of several replicas
+        racing for it exactly one wins. A holder renews by calling again well within the TTL."""
+        if ttl_seconds <= 0:
+            raise ValueError(f"lease {name!r}: ttl_seconds must be positive, not {ttl_seconds}")
+        if not name or not holder:
+            raise ValueError("a lease needs a name and a holder")
+        now = self.clock()
+        values = {
+            "name": name,
+            "holder": holder,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+            "renewed_at": now,
+        }
+        with self._tx() as s:
+            return _claim(
+                s, t.Lease.name, values, takeover=or_(t.Lease.expires_at < now, t.Lease.holder == holder)
+            )
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give the lease up at once (say, on shutdown); False if `holder` did not hold it."""
+        with self._tx() as s:
+            result = s.execute(
+                delete(t.Lease)
+                .where(t.Lease.name == name, t.Lease.holder == holder)
+                .execution_options(synchronize_session=False)
+            )
+            return rowcount(result) == 1
+
+    def lease(self, name: str) -> LeaseRecord | None:
+        """Who holds the lease (possibly expired: compare expires_at with now)."""
+        with self._tx(read=True) as s:
+            row = s.get(t.Lease, name)
+            return LeaseRecord(row.name, row.holder, row.expires_at, row.renewed_at) if row else None
+
+
+def _claim(
+    s: Session, key: InstrumentedAttribute[str], values: dict[str, Any], *, takeover: ColumnElement[bool]
+) -> bool:
+    """Insert the row `values` describes, or, when its key exists, overwrite it only where `takeover`
+    holds, in one conditional UPDATE: of two racing claimants exactly one matches (PostgreSQL re-checks
+    the WHERE clause after waiting for the other's row lock; SQLite writers are serialised)."""
+    model = key.class_
+    dialect = s.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    inserted = s.execute(insert.values(**values).on_conflict_do_nothing(index_elements=[key.key]))
+    if rowcount(inserted) == 1:
+        return True
+    taken = s.execute(
+        update(model)
+        .where(key == values[key.key], takeover)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(taken) == 1
 
 
 def _lock(lk: t.EnvLock) -> EnvLockRecord:

@@ -1,5 +1,5 @@
 """Runs, their release actions, their event timeline and the commits they ship, with the DORA stamps a
-finished deploy writes (docs/metrics.md)."""
+finished deploy writes (docs/metrics.md), and the promotion check over past actions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from gripctl.ledger import schema as t
 from gripctl.ledger.db import LedgerBase
+from gripctl.ledger.records import check_sha256
 from gripctl.ledger.types import (
     ActionKind,
     ActionOutcome,
@@ -137,8 +138,13 @@ class RunRecords(LedgerBase):
         action: ActionKind | str,
         from_revision: int | None,
         chart_version: str | None,
+        *,
+        values_digest: str | None = None,
     ) -> int:
-        """Write-ahead: record the action as running *before* helm is called, so a crash leaves a trace."""
+        """Write-ahead: record the action as running *before* helm is called, so a crash leaves a trace.
+        `values_digest`: sha256 (hex) of the merged values an install/upgrade applies, secrets included."""
+        if values_digest is not None:
+            check_sha256(values_digest, "values_digest")
         row = t.ReleaseAction(
             run_id=run_id,
             release_id=release_id,
@@ -147,6 +153,7 @@ class RunRecords(LedgerBase):
             chart_version=chart_version,
             started_at=self.clock(),
             outcome=ActionOutcome.running.value,
+            values_digest=values_digest,
         )
         with self._tx() as s:
             s.add(row)
@@ -166,6 +173,35 @@ class RunRecords(LedgerBase):
             row.finished_at = self.clock()
             row.to_revision = to_revision
             row.error = error
+
+    def succeeded_in(self, environment: str, release_id: str, chart_version: str, values_digest: str) -> bool:
+        """Whether exactly this chart version with exactly these values (by digest) was installed or
+        upgraded successfully in `environment`, by a run that succeeded or that left the release healthy
+        (not rolled back or uninstalled later in the same run): the gate of a promotion."""
+        check_sha256(values_digest, "values_digest")
+        undo = aliased(t.ReleaseAction)
+        undone = exists().where(
+            undo.run_id == t.ReleaseAction.run_id,
+            undo.release_id == t.ReleaseAction.release_id,
+            undo.id > t.ReleaseAction.id,
+            undo.action.in_([ActionKind.rollback.value, ActionKind.uninstall.value]),
+        )
+        query = select(
+            exists()
+            .where(
+                t.Run.id == t.ReleaseAction.run_id,
+                t.Run.environment == environment,
+                t.ReleaseAction.release_id == release_id,
+                t.ReleaseAction.action.in_([ActionKind.install.value, ActionKind.upgrade.value]),
+                t.ReleaseAction.outcome == ActionOutcome.succeeded.value,
+                t.ReleaseAction.chart_version == chart_version,
+                t.ReleaseAction.values_digest == values_digest,
+                or_(t.Run.outcome == RunOutcome.succeeded.value, ~undone),
+            )
+            .correlate_except(t.Run, t.ReleaseAction)
+        )
+        with self._tx(read=True) as s:
+            return bool(s.scalar(query))
 
     def event(
         self,
@@ -306,6 +342,7 @@ def _action(a: t.ReleaseAction) -> ActionRecord:
         finished_at=a.finished_at,
         outcome=ActionOutcome(a.outcome),
         error=a.error,
+        values_digest=a.values_digest,
     )
 
 
