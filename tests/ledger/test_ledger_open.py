@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -31,6 +32,10 @@ TABLES = {
     "incident_events",
     "notifications",
     "secret_rotations",
+    "api_tokens",
+    "audit_log",
+    "drift_findings",
+    "leases",
 }
 
 
@@ -67,15 +72,15 @@ def test_reopening_keeps_data_and_revision(tmp_path: Path) -> None:
         run = ledger.run(run_id)
         assert run is not None and run.git_commit == "abc"
         with ledger.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == HEAD
 
 
 def test_head_constant_is_the_newest_migration() -> None:
     """Opening a current ledger trusts migrations.HEAD instead of asking alembic: it must stay true."""
     from alembic.script import ScriptDirectory
 
+    from gripctl.ledger.db import alembic_config
     from gripctl.ledger.migrations import HEAD
-    from gripctl.ledger.store import alembic_config
 
     assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
 
@@ -150,7 +155,7 @@ def test_migrations_create_exactly_the_models(backend: str, tmp_path: Path) -> N
     the same schema (no autogenerate diff): so a fresh ledger may be created from the models directly."""
     from alembic import command
 
-    from gripctl.ledger.store import alembic_config
+    from gripctl.ledger.db import alembic_config
 
     with _empty_database(backend, tmp_path) as url:
         engine = create_engine(url)
@@ -168,6 +173,71 @@ def test_migrations_create_exactly_the_models(backend: str, tmp_path: Path) -> N
             engine.dispose()
 
 
+def _reflected(url: str) -> dict[str, dict[str, Any]]:
+    """What the database says about each table: columns with type, nullability and server default,
+    indexes with their partial WHERE, CHECK constraints, foreign keys. Alembic's compare_metadata checks
+    neither server defaults nor CHECK constraints nor an index's WHERE; this does."""
+    engine = create_engine(url)
+    try:
+        db = inspect(engine)
+        return {
+            table: {
+                "columns": {
+                    c["name"]: (str(c["type"]), c["nullable"], c.get("default"))
+                    for c in db.get_columns(table)
+                },
+                "indexes": sorted(
+                    (
+                        i["name"],
+                        tuple(i["column_names"]),
+                        bool(i["unique"]),
+                        sorted((k, str(v)) for k, v in i.get("dialect_options", {}).items()),
+                    )
+                    for i in db.get_indexes(table)
+                ),
+                "checks": sorted((c["name"], c["sqltext"]) for c in db.get_check_constraints(table)),
+                "foreign_keys": sorted(
+                    (tuple(f["constrained_columns"]), f["referred_table"], str(f.get("options")))
+                    for f in db.get_foreign_keys(table)
+                ),
+            }
+            for table in db.get_table_names()
+            if table != "alembic_version"
+        }
+    finally:
+        engine.dispose()
+
+
+def test_migrations_and_models_agree_on_defaults_checks_and_partial_indexes(
+    backend: str, tmp_path: Path
+) -> None:
+    """A ledger migrated from empty and one created from the models, compared in the details the
+    schema test above cannot see."""
+    from alembic import command
+
+    from gripctl.ledger.db import alembic_config
+
+    with _empty_database(backend, tmp_path) as migrated_url:
+        engine = create_engine(migrated_url)
+        try:
+            with engine.begin() as conn:
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            engine.dispose()
+        migrated = _reflected(migrated_url)
+    (tmp_path / "fresh").mkdir()
+    with _empty_database(backend, tmp_path / "fresh") as fresh_url:
+        open_ledger(fresh_url).close()
+        fresh = _reflected(fresh_url)
+    assert set(migrated) == TABLES
+    for table in sorted(TABLES):
+        assert migrated[table] == fresh[table], table
+    (open_drift,) = [i for i in migrated["drift_findings"]["indexes"] if i[0] == "ux_drift_findings_open"]
+    assert "resolved_at IS NULL" in str(open_drift[3]).replace("(", "").replace(")", "")
+
+
 def test_fresh_ledger_is_created_from_the_models_and_stamped_at_head(ledger: Ledger) -> None:
     with ledger.engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == HEAD
@@ -180,7 +250,7 @@ def test_a_ledger_at_an_older_revision_is_migrated(tmp_path: Path) -> None:
     """Existing data goes through the migrations (here 0001 -> head), not through the fresh path."""
     from alembic import command
 
-    from gripctl.ledger.store import alembic_config
+    from gripctl.ledger.db import alembic_config
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
@@ -221,7 +291,7 @@ def test_concurrent_first_opens_on_postgres_migrate_once() -> None:
 def test_locked_sqlite_is_a_ledger_error_and_writes_nothing(tmp_path: Path) -> None:
     import sqlite3
 
-    from gripctl.ledger.store import _create_engine
+    from gripctl.ledger.db import _create_engine
 
     url = f"sqlite:///{tmp_path / 'l.sqlite'}"
     open_ledger(url).close()

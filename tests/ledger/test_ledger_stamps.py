@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import text
 
 from gripctl.ledger import CommitInfo, Ledger
-from gripctl.ledger.store import alembic_config
+from gripctl.ledger.db import alembic_config
 from gripctl.ledger.testing import Clock
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -75,6 +78,10 @@ INCIDENT_EVENT_KINDS = (
     "comment",
 )
 NOTIFICATION_OUTCOMES = ("delivered", "failed")
+APPROVAL_DECISIONS = ("approved", "rejected")
+APPROVAL_METHODS = ("tty", "token", "ssh", "api")
+TOKEN_ROLES = ("viewer", "deployer", "approver", "admin")
+DRIFT_KINDS = ("repository", "live")
 
 
 class Base(DeclarativeBase):
@@ -135,6 +142,9 @@ class ReleaseAction(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the merged values (secrets included) this install/upgrade applied: what a promotion
+    # compares between environments. NULL for other actions and for actions recorded before 0003.
+    values_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class Event(Base):
@@ -165,17 +175,30 @@ class Plan(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     git_commit: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(256))
+    # The body's `has_changes`, as a column: pending plans are found without reading every body.
+    has_changes: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class Approval(Base):
+    """One decision on one plan: an approval, or a rejection (which vetoes every approval of the plan)."""
+
     __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_plan", "plan_digest"),)
+    __table_args__ = (
+        _one_of("decision", APPROVAL_DECISIONS, "ck_approvals_decision"),
+        _one_of("method", APPROVAL_METHODS, "ck_approvals_method"),
+        Index("ix_approvals_plan", "plan_digest"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     plan_digest: Mapped[str] = mapped_column(ForeignKey("plans.digest", ondelete="CASCADE"))
     approver: Mapped[str] = mapped_column(String(256))
-    approved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when the decision was given
     comment: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(8), server_default=text("'approved'"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str | None] = mapped_column(String(8))  # NULL: given before 0003, or not said
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EnvLock(Base):
@@ -289,3 +312,87 @@ class SecretRotation(Base):
     keys: Mapped[list[str]] = mapped_column(JSON)  # names only: values never reach the ledger
     actor: Mapped[str] = mapped_column(String(256))
     environment: Mapped[str | None] = mapped_column(String(128))
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API. `id` is the token's public prefix; the secret is kept only as an
+    argon2 hash."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        _one_of("role", TOKEN_ROLES, "ck_api_tokens_role"),
+        Index("ix_api_tokens_username", "username"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # "username", not "user": on PostgreSQL a bare `user` in hand-written SQL is the session's role.
+    user: Mapped[str] = mapped_column("username", String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    environments: Mapped[list[str]] = mapped_column(JSON)  # empty: every environment
+    secret_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who did what, from where: one row per operator action (approve, deploy, token.create, ...)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_ts", "ts"),
+        Index("ix_audit_log_actor", "actor", "id"),
+        Index("ix_audit_log_action", "action", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(256))  # a client address, or "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DriftFinding(Base):
+    """One drift of a release, from its first sighting until a check finds it gone. At most one finding
+    per (environment, release, kind) is open: a different drift closes the previous one."""
+
+    __tablename__ = "drift_findings"
+    __table_args__ = (
+        _one_of("kind", DRIFT_KINDS, "ck_drift_findings_kind"),
+        Index(
+            "ux_drift_findings_open",
+            "environment",
+            "release_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_drift_findings_release", "release_id", "id"),
+        Index("ix_drift_findings_environment", "environment", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(128))
+    release_id: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    findings: Mapped[Any] = mapped_column(JSON)  # objects and field paths, masked by the caller
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Lease(Base):
+    """A named lease (e.g. the server's leader): held by one holder until it expires unrenewed."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())

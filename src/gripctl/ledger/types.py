@@ -71,6 +71,32 @@ class NotificationOutcome(StrEnum):
     failed = "failed"
 
 
+class ApprovalDecision(StrEnum):
+    approved = "approved"
+    rejected = "rejected"  # a veto: no approval of the plan counts any more
+
+
+class ApprovalMethod(StrEnum):
+    """How the approver proved who they are."""
+
+    tty = "tty"  # at a terminal, as the local user
+    token = "token"  # an API token
+    ssh = "ssh"  # an SSH key
+    api = "api"  # the HTTP API by another authentication
+
+
+class TokenRole(StrEnum):
+    viewer = "viewer"
+    deployer = "deployer"
+    approver = "approver"
+    admin = "admin"
+
+
+class DriftKind(StrEnum):
+    repository = "repository"  # the repository's desired release vs the helm release
+    live = "live"  # the helm release's manifest vs the live objects
+
+
 class _Record:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload, no-any-return]
@@ -89,6 +115,7 @@ class ActionRecord(_Record):
     finished_at: datetime | None
     outcome: ActionOutcome
     error: str | None
+    values_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,15 +157,30 @@ class PlanRecord(_Record):
     created_at: datetime
     body: dict[str, Any]
     git_commit: str | None
+    requested_by: str | None = None
+    has_changes: bool = False
+
+
+PLAN_ID_LENGTH = 12  # a plan's id is the first digits of its digest
 
 
 @dataclass(frozen=True)
 class ApprovalRecord(_Record):
+    """One decision on a plan. `approved_at` is when it was given, rejections included."""
+
     id: int
     plan_digest: str
     approver: str
     approved_at: datetime
     comment: str | None
+    decision: ApprovalDecision = ApprovalDecision.approved
+    reason: str | None = None
+    method: ApprovalMethod | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def plan_id(self) -> str:
+        return self.plan_digest[:PLAN_ID_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -214,3 +256,53 @@ class SecretRotationRecord(_Record):
     keys: tuple[str, ...]  # key names only, never values
     actor: str
     environment: str | None
+
+
+@dataclass(frozen=True)
+class ApiTokenRecord(_Record):
+    """An API token as the ledger keeps it: never the secret, nor its hash."""
+
+    id: str
+    user: str
+    role: TokenRole
+    environments: tuple[str, ...]  # empty: every environment
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def covers(self, environment: str) -> bool:
+        return not self.environments or environment in self.environments
+
+
+@dataclass(frozen=True)
+class AuditRecord(_Record):
+    id: int
+    ts: datetime
+    actor: str
+    source: str  # the client's address, or "cli"
+    action: str  # approve, reject, deploy, rollback, incident.ack, token.create, ...
+    target: str | None
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class DriftRecord(_Record):
+    id: int
+    environment: str
+    release_id: str
+    kind: DriftKind
+    fingerprint: str  # sha256 of the finding: the same drift seen again has the same fingerprint
+    findings: Any  # objects and field paths, masked by the caller
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LeaseRecord(_Record):
+    name: str
+    holder: str
+    expires_at: datetime
+    renewed_at: datetime

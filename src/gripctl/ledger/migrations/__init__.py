@@ -2,4 +2,4 @@
 
 # The newest revision in versions/. Opening a ledger that is already there skips alembic altogether;
 # tests/ledger/test_ledger_open.py fails when a new migration is added without moving this.
-HEAD = "0002"
+HEAD = "0003"

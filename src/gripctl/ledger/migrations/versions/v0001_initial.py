@@ -1,7 +1,7 @@
 """The initial ledger schema: every table of the ledger, with the indexes the metrics need.
 
 Written by hand (not create_all) so that this revision stays what it was when later revisions change
-the models. `tests/ledger/test_migrations.py` checks that head matches `gripctl.ledger.schema`.
+the models. `tests/ledger/test_ledger_open.py` checks that head matches `gripctl.ledger.schema`.
 
 Revision ID: 0001
 Revises:
