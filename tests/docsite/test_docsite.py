@@ -364,3 +364,14 @@ def test_serve_shows_the_site_with_generated_pages(webgrip: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_app_pages_join_an_explicit_nav(webgrip: Path, tmp_path: Path) -> None:
+    (webgrip / "docs" / "apps").mkdir()
+    (webgrip / "docs" / "apps" / "955-billing.md").write_text(
+        "# 955-billing\n\nIts [runbook](../runbooks/950-example-services.md).\n"
+    )
+    site.build(webgrip, tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "Applications" in index and 'href="apps/955-billing/"' in index
+    assert "Runbooks" in index and "Reference" in index

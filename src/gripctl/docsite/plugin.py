@@ -32,12 +32,27 @@ def _root() -> Path:
     return _current[-1]
 
 
+def _nav_paths(nav: Any) -> set[str]:
+    if isinstance(nav, str):
+        return {nav}
+    if isinstance(nav, dict):
+        return set().union(*(_nav_paths(v) for v in nav.values())) if nav else set()
+    if isinstance(nav, list):
+        return set().union(*(_nav_paths(v) for v in nav)) if nav else set()
+    return set()
+
+
 def on_config(config: Any) -> Any:
-    """With an explicit nav, the generated sections are appended to it."""
+    """With an explicit nav, the generated sections are appended to it, and so are the pages of apps
+    made by `gripctl new app` (docs/apps/) that the nav does not list yet."""
     from gripctl.model import load_platform
 
     if config.nav:
-        config.nav = [*config.nav, *pages.nav_sections(load_platform(_root()))]
+        listed = _nav_paths(config.nav)
+        apps_dir = Path(config.docs_dir) / "apps"
+        apps = sorted(f"apps/{p.name}" for p in apps_dir.glob("*.md")) if apps_dir.is_dir() else []
+        extra = [{"Applications": [a for a in apps if a not in listed]}] if set(apps) - listed else []
+        config.nav = [*config.nav, *extra, *pages.nav_sections(load_platform(_root()))]
     return config
 
 
