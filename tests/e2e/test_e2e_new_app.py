@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
 from e2e_helpers import E2EPlatform
 
 from gripctl.scaffold.template import PACKAGED_TEMPLATE
@@ -37,6 +38,11 @@ spec:
     matchLabels:
       {{- include "app.selector" . | nindent 6 }}
 """
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -79,7 +85,8 @@ def test_new_app_validates_deploys_healthy_and_updates_from_its_template(
     data["releases"]["955-billing"].update(
         namespace=f"{webgrip.prefix}-billing", name=f"{webgrip.prefix}-billing", timeout="90s"
     )
-    webgrip.write_config(data)
+    # Written with indented sequences, as the repository's .yamllint wants (validate lints gripctl.yaml).
+    webgrip.config_path.write_text(yaml.dump(data, Dumper=_IndentedDumper, sort_keys=False))
     (webgrip.root / ".gitignore").write_text(".gripctl/\n")  # the ledger is run state, not source
     _git(webgrip.root, "init", "--quiet", "--initial-branch", "main")
     _commit(webgrip.root, "platform with billing")
