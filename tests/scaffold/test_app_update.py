@@ -76,6 +76,13 @@ def test_update_brings_a_template_change_in_and_keeps_local_changes(
     assert validated.returncode == 0, validated.stdout
     assert json.loads(validated.stdout)["summary"]["error"] == 0
 
+    # Once committed, a second update finds nothing to bring in.
+    commit_all(platform_repo, "billing: template v1.1.0")
+    again = gripctl(platform_repo, "app", "update", "billing")
+    assert again.returncode == 0, again.stderr
+    assert "v1.1.0 -> v1.1.0" in again.stdout and "no changes" in again.stdout
+    assert git(platform_repo, "status", "--porcelain") == ""
+
 
 def test_a_conflict_is_left_inline_and_reported(platform_repo: Path, tmp_path: Path) -> None:
     repo = team_template(tmp_path)
