@@ -122,3 +122,11 @@ class ValidationError(GripError):
 
 class DeployError(GripError):
     """A deployment ran and failed (after remediation, if any)."""
+
+
+class TemplateError(GripError):
+    """An application template (copier) could not be rendered or applied."""
+
+
+class DocsError(GripError):
+    """The documentation site did not build, has broken links, or could not be published."""

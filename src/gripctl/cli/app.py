@@ -59,6 +59,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.metrics": ("metrics",),
     "gripctl.cli.incidents": ("incident",),
     "gripctl.cli.doctor": ("doctor",),
+    "gripctl.cli.apps": ("new", "app"),
+    "gripctl.cli.docs": ("docs",),
 }
 _OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
 _FLAGS = {"--verbose", "-v"}
