@@ -291,12 +291,12 @@ def test_concurrent_first_opens_on_postgres_migrate_once() -> None:
 def test_locked_sqlite_is_a_ledger_error_and_writes_nothing(tmp_path: Path) -> None:
     import sqlite3
 
-    from gripctl.ledger.db import _create_engine
+    from gripctl.ledger.db import engine_for
 
     url = f"sqlite:///{tmp_path / 'l.sqlite'}"
     open_ledger(url).close()
     # A short busy timeout stands in for the real 30 s; another process holds the write lock meanwhile.
-    ledger = Ledger(_create_engine(url, sqlite_busy_timeout=0.2))
+    ledger = Ledger(engine_for(url, sqlite_busy_timeout=0.2))
     other = sqlite3.connect(tmp_path / "l.sqlite", isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:

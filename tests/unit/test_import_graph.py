@@ -26,8 +26,10 @@ FLOORS: dict[str, int] = {
     # the platform from files, and the thin wrappers around real tools
     "model": 2,
     "adapters": 2,
-    # the durable record
+    # the durable record; a new application from the template (model, secrets, git); the docs site
     "ledger": 3,
+    "scaffold": 5,
+    "docsite": 3,
     # secrets and notification delivery (secrets records rotations in the ledger)
     "secrets": 4,
     "notify": 4,

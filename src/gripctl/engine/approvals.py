@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from gripctl.errors import ApprovalError, UsageError
 from gripctl.ledger.store import Ledger
 from gripctl.model.types import Approval, Environment
@@ -35,24 +33,6 @@ def plan_summary(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _latest_other_approval(ledger: Ledger, environment: str, digest: str) -> tuple[str, str] | None:
-    """(plan id, approver) of the newest approval in this environment for a *different* plan.
-
-    Read-only query on the ledger's tables: the Ledger API has approvals-by-digest only.
-    """
-    from gripctl.ledger import schema as t
-
-    with ledger.engine.connect() as conn:
-        row = conn.execute(
-            select(t.Plan.id, t.Approval.approver)
-            .join(t.Plan, t.Plan.digest == t.Approval.plan_digest)
-            .where(t.Plan.environment == environment, t.Approval.plan_digest != digest)
-            .order_by(t.Approval.id.desc())
-            .limit(1)
-        ).first()
-    return (str(row[0]), str(row[1])) if row else None
-
-
 def require_approval(
     ledger: Ledger,
     environment: Environment,
@@ -69,7 +49,7 @@ def require_approval(
     if environment.approval is not Approval.required or not plan.has_changes:
         return None
     save_plan()  # so that `gripctl approve PLAN_ID` finds it
-    for approval in ledger.approvals(plan.digest):
+    for approval in ledger.valid_approvals(plan.digest):
         if allowed(environment, approval.approver):
             return approval.approver
     who = ", ".join(environment.approvers) if environment.approvers else "anyone"
@@ -83,13 +63,14 @@ def require_approval(
             raise ApprovalError(f"deploy to {environment.name} not confirmed; nothing was changed")
         ledger.approve(plan.digest, actor, "confirmed interactively")
         return actor
-    other = _latest_other_approval(ledger, environment.name, plan.digest)
+    other = ledger.latest_other_approval(environment.name, plan.digest)
     first = environment.approvers[0] if environment.approvers else "NAME"
     command = f"gripctl approve {plan.id} -e {environment.name} --as {first}"
     if other is not None:
         raise ApprovalError(
             f"{environment.name} requires an approval of plan {plan.id}; the approval on record "
-            f"(by {other[1]}) is for a different plan, {other[0]}: something changed since it was approved",
+            f"(by {other.approver}) is for a different plan, {other.plan_id}: something changed since it was "
+            "approved",
             hint=f"review `gripctl plan -e {environment.name}`, then an approver ({who}) runs `{command}`",
         )
     raise ApprovalError(

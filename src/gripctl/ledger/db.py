@@ -53,8 +53,9 @@ def mask_url(url: str) -> str:
         return url.split("://", 1)[0] + "://…" if "://" in url else "<unparseable URL>"
 
 
-def configured_url(root: Path | None) -> str | None:
-    """gripctl.yaml's `ledger.url` under `root`; a relative SQLite path is relative to the repository."""
+def configured_url(root: Path | None, *, create: bool = True) -> str | None:
+    """gripctl.yaml's `ledger.url` under `root`; a relative SQLite path is relative to the repository
+    (its folder created unless `create` is False: looking must not change anything)."""
     from gripctl.model.settings import read_settings
 
     if root is None:
@@ -66,19 +67,21 @@ def configured_url(root: Path | None) -> str | None:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
         path = root / url[len(prefix) :]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         url = prefix + str(path)
     return url
 
 
-def resolve_url(url: str | None, root: Path | None) -> str:
+def resolve_url(url: str | None, root: Path | None, *, create: bool = True) -> str:
     """`url`, else $GRIPCTL_DATABASE_URL, else gripctl.yaml's `ledger.url` under `root`, else
-    `<root>/.gripctl/ledger.sqlite` (its folder created)."""
-    url = url or os.environ.get(DATABASE_URL_ENV) or configured_url(root)
+    `<root>/.gripctl/ledger.sqlite` (its folder created unless `create` is False)."""
+    url = url or os.environ.get(DATABASE_URL_ENV) or configured_url(root, create=create)
     if url is not None:
         return url
     base = (root or Path.cwd()) / ".gripctl"
-    base.mkdir(parents=True, exist_ok=True)
+    if create:
+        base.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{base / 'ledger.sqlite'}"
 
 
@@ -91,7 +94,7 @@ def connect(url: str) -> Engine:
         "(unset it to use the local SQLite ledger in .gripctl/)"
     )
     try:
-        engine = _create_engine(url)
+        engine = engine_for(url)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise LedgerError(
             f"{shown!r} is not a database URL gripctl can use: {exc}",
@@ -113,7 +116,7 @@ def connect(url: str) -> Engine:
     return engine
 
 
-def _create_engine(url: str, *, sqlite_busy_timeout: float = 30.0) -> Engine:
+def engine_for(url: str, *, sqlite_busy_timeout: float = 30.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # Several threads of one process share the file; a writer waits for another instead of failing.

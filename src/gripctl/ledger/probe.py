@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from gripctl.ledger.db import DATABASE_URL_ENV, engine_for, mask_url, resolve_url
 from gripctl.ledger.migrations import HEAD
-from gripctl.ledger.store import DATABASE_URL_ENV, _create_engine, configured_url, default_url, mask_url
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,12 @@ class Probe:
 def probe(root: Path) -> Probe:
     """The platform's ledger as `open_ledger` would find it, read-only (a missing SQLite file is not
     created: it reads as an empty ledger, made on first use)."""
-    url = os.environ.get(DATABASE_URL_ENV) or configured_url(root) or default_url(root)
+    url = resolve_url(None, root, create=False)
     shown = mask_url(url)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return Probe(shown, HEAD, note="not created yet: made on first use")
     try:
-        engine = _create_engine(url)
+        engine = engine_for(url)
         with engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
                 return Probe(shown, None)
