@@ -67,12 +67,14 @@ async def test_deploy_refuses_a_chart_validate_reports_as_an_error(
 ) -> None:
     sp = synth({"010-a": [], "020-b": ["010-a"]})
     chart_yaml = sp.root / "ops" / "helm" / "020-b" / "Chart.yaml"
-    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: '1.0'"))
+    # `version: 1.0` is a YAML float: helm reads it as "1", and `helm lint` calls it an error.
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 0.1.0", "version: 1.0"))
 
     refused = gripctl(sp, "deploy", "-e", sp.environment)
     assert refused.returncode == 1, refused.stderr
     assert "pre-deployment check(s) failed; nothing was changed" in refused.stderr
-    assert "020-b" in refused.stderr and "SemVer" in refused.stderr, refused.stderr
+    assert "ops/helm/020-b/Chart.yaml" in refused.stderr, refused.stderr
+    assert "version should be of type string" in refused.stderr, refused.stderr
     assert "--skip-validation" in refused.stderr
     assert await history(sp, kube_target, "010-a") == [] and await history(sp, kube_target, "020-b") == []
     assert ledger_of(sp).runs() == []  # refused before any run started

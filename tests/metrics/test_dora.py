@@ -275,7 +275,9 @@ def test_cli_json_table_and_prometheus(history: Ledger, tmp_path: Path) -> None:
 
     table = _cli("-C", str(tmp_path), "metrics", *window, db=db)
     assert table.returncode == 0, table.stderr
-    assert "prod" in table.stdout and "weekly" in table.stdout and "56% (5/9)" in table.stdout
+    assert "prod" in table.stdout and "weekly" in table.stdout and " 56% " in table.stdout
+    wide = _cli("-C", str(tmp_path), "-o", "wide", "metrics", *window, db=db)  # with the counts behind it
+    assert wide.returncode == 0 and "56% (5/9)" in wide.stdout and "commits)" in wide.stdout
 
     prom = _cli("metrics", "--format", "prometheus", *window, db=db)
     assert prom.returncode == 0, prom.stderr

@@ -55,9 +55,9 @@ async def install(platform: Platform, kube_target: KubeTarget) -> None:
     assert result.ok
 
 
-async def plan_now(platform: Platform, kube_target: KubeTarget) -> Plan:
+async def plan_now(platform: Platform, kube_target: KubeTarget, *, later: float = 0.0) -> Plan:
     snap = await snapshot(platform, ["010-web"], kube_target)
-    return compute_plan(platform, snap, ["010-web"])
+    return compute_plan(platform, snap, ["010-web"], now=time.time() + later)
 
 
 async def test_installed_release_is_deployed_and_plans_noop_then_upgrade_on_a_values_change(
@@ -130,7 +130,7 @@ async def _wait_for_status(
     pytest.fail(f"release {name} never reached {status} within {timeout}s")
 
 
-async def test_an_interrupted_upgrade_is_locked_and_planned_as_unlock(
+async def test_an_interrupted_upgrade_is_blocked_until_its_timeout_then_planned_as_unlock(
     tmp_path: Path, kube_target: KubeTarget, namespace: str
 ) -> None:
     platform = platform_for(tmp_path, kube_target, namespace, "replicas: 1\n")
@@ -161,7 +161,13 @@ async def test_an_interrupted_upgrade_is_locked_and_planned_as_unlock(
         1,
     )
     assert observed.manifest_revision == 1  # compared against what an unlock returns to
-    plan = await plan_now(platform, kube_target)
+    # Within the release's timeout another helm may still be working on it (from another machine):
+    # the plan says so, as the deploy that refuses it will.
+    fresh = (await plan_now(platform, kube_target)).get("010-web")
+    assert fresh.action is Action.blocked, fresh.reason
+    assert "locked by another helm since " in fresh.reason and "unlockable after " in fresh.reason
+    # Past its timeout, nobody can still be running it: unlock.
+    plan = await plan_now(platform, kube_target, later=release.timeout_seconds + 1)
     r = plan.get("010-web")
     assert r.action is Action.unlock and r.deployed_revision == 1 and r.live_revision == 2
     assert r.reason.startswith("pending-upgrade at revision 2 since ")

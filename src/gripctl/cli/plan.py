@@ -53,7 +53,7 @@ def _plan(ctx: typer.Context, environment: str | None, out: Path | None, *, reco
     app_state = state(ctx)
     request = service.PlanRequest(app_state.root, environment, selection(ctx.params), out=out, record=record)
     try:
-        if not app_state.output.json:
+        if record and not app_state.output.json:  # diff prints only the diffs, as helm-diff does
             _print_header(app_state, request)
         return asyncio.run(service.plan(request) if record else service.diff(request))
     except GripError as exc:

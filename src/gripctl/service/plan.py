@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gripctl.errors import UsageError
-from gripctl.ledger.store import Ledger
+from gripctl.ledger.store import Ledger, configured_url
 from gripctl.ledger.types import ActionOutcome
 from gripctl.model.selection import Selection
 from gripctl.model.types import Platform
@@ -46,15 +46,19 @@ class PlanResult:
         return {**plan_to_dict(self.plan), "out": self.out, "ledger": self.recorded}
 
 
-def existing_ledger(platform: Platform) -> Ledger | None:
-    """The platform's ledger when it is configured or already exists; planning never creates one."""
+def existing_ledger(platform: Platform, *, create: bool) -> Ledger | None:
+    """The platform's ledger when one is configured or already exists. Planning never creates one
+    unless it is configured (`create`: `plan` records into it); `diff` only reads one that exists."""
     from gripctl.ledger import DATABASE_URL_ENV, open_ledger
-    from gripctl.ledger.store import configured_url
+    from gripctl.ledger.db import resolve_url
 
-    configured = os.environ.get(DATABASE_URL_ENV) or configured_url(platform.root)
-    if not configured and not (platform.root / ".gripctl" / "ledger.sqlite").is_file():
-        return None
-    return open_ledger(root=platform.root)
+    configured = os.environ.get(DATABASE_URL_ENV) or configured_url(platform.root, create=False)
+    url = resolve_url(None, platform.root, create=False)
+    sqlite_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    exists = sqlite_file.is_file() if sqlite_file is not None else bool(configured)
+    if exists:
+        return open_ledger(url)
+    return open_ledger(root=platform.root) if create and configured else None
 
 
 def interrupted_releases(ledger: Ledger | None, environment: str) -> dict[str, int]:
@@ -81,7 +85,7 @@ async def plan(req: PlanRequest) -> PlanResult:
     platform = load(req.root, req.environment)
     ids = selected(platform, req.selection)
     snap = await snapshot(platform, ids, target_for(platform), concurrency=platform.environment.concurrency)
-    ledger = existing_ledger(platform)
+    ledger = existing_ledger(platform, create=req.record)
     result = decide_plan(platform, snap, ids, ledger)
     out = _write(result, req.out)
     recorded = False
