@@ -189,6 +189,9 @@ def test_pointer_covers_descendants_and_wildcards() -> None:
 # -- bad input -------------------------------------------------------------------------------------
 
 
+QUERIES = "releases:\n  010-web:\n    health:\n      prometheus:\n        - "
+
+
 def config(body: str) -> str:
     return "apiVersion: gripctl/v1\n" + body
 
@@ -197,49 +200,49 @@ def config(body: str) -> str:
     ("body", "message", "line", "key_path", "hint"),
     [
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - query: up\n          for: 30s\n",
+            QUERIES + "query: up\n          for: 30s\n",
             "a prometheus health check needs a threshold: max, min or both",
             5,
             "releases.010-web.health.prometheus[0]",
             "for example max: 0.05",
         ),
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - {query: up, max: 1, for: soon}\n",
+            QUERIES + "{query: up, max: 1, for: soon}\n",
             "invalid duration 'soon'",
             5,
             "releases.010-web.health.prometheus[0].for",
             'write seconds (300) or a duration such as "300s"',
         ),
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - {query: up, max: lots}\n",
+            QUERIES + "{query: up, max: lots}\n",
             "expected a number, got string 'lots'",
             5,
             "releases.010-web.health.prometheus[0].max",
             None,
         ),
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - {query: up, max: 1, min: 2}\n",
+            QUERIES + "{query: up, max: 1, min: 2}\n",
             "max (1) is below min (2): no value could pass",
             5,
             "releases.010-web.health.prometheus[0].max",
             None,
         ),
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - {max: 1}\n",
+            QUERIES + "{max: 1}\n",
             "a prometheus health check needs a query",
             5,
             "releases.010-web.health.prometheus[0]",
             None,
         ),
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - {query: 'up{ns=\"${namespce}\"}', max: 1}\n",
+            QUERIES + "{query: 'up{ns=\"${namespce}\"}', max: 1}\n",
             "unknown placeholder ${namespce} in the query",
             5,
             "releases.010-web.health.prometheus[0].query",
             "did you mean 'namespace'?",
         ),
         (
-            "releases:\n  010-web:\n    health:\n      prometheus:\n        - {quary: up, max: 1}\n",
+            QUERIES + "{quary: up, max: 1}\n",
             "unknown key 'quary'",
             5,
             "releases.010-web.health.prometheus[0].quary",
