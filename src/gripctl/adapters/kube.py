@@ -303,10 +303,13 @@ class Kube:
             raise
         return out
 
-    def list_at(self, resource: ApiResource, namespace: str | None) -> list[Obj]:
-        """Every object of one resource (in one namespace), each with its apiVersion and kind set."""
+    def list_at(
+        self, resource: ApiResource, namespace: str | None, *, label_selector: str | None = None
+    ) -> list[Obj]:
+        """Every object of one resource (in one namespace, or all), each with its apiVersion and kind set."""
+        query = [("labelSelector", label_selector)] if label_selector else None
         try:
-            data = self._call("GET", resource.path(namespace))
+            data = self._call("GET", resource.path(namespace), query=query)
         except k8s.ApiException as exc:
             if exc.status == 404:
                 return []
