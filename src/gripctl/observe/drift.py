@@ -472,7 +472,9 @@ async def observe_drift(
     several of them), and one dry-run apply per object, `concurrency` requests at a time in threads
     (each with its own connection). `kube` is a `gripctl.adapters.kube.Kube`.
     """
-    from gripctl.adapters.kube import ApiError  # the Kubernetes client is slow to import
+    from gripctl.adapters.kube import ApiError, Conflict  # the Kubernetes client is slow to import
+
+    refused = (ApiError, Conflict)
 
     parsed = [
         manifest_objects(request.manifest, what=f"the stored manifest of {request.release_id}")
@@ -505,8 +507,14 @@ async def observe_drift(
                 continue
             namespace = item.ref.namespace or releases[item.release].namespace
             item.ref = replace(item.ref, namespace=namespace if resource.namespaced else None)
+            if not item.ref.name:
+                item.result = ObjectDrift(
+                    item.ref,
+                    DriftState.ignored,
+                    message="no metadata.name (generateName): nothing to compare",
+                )
 
-        await _read_live(kube, items, run, ApiError)
+        await _read_live(kube, items, run, refused)
         # Strings never to show, per release: its Secrets' values as the manifest and the cluster have them.
         hidden = [set(r.secret_values) | secret_strings(o) for r, o in zip(releases, parsed, strict=True)]
         for item in items:
@@ -515,7 +523,7 @@ async def observe_drift(
         ordered = [sorted(values, key=len, reverse=True) for values in hidden]
         await asyncio.gather(
             *(
-                _check(kube, item, releases[item.release], ordered[item.release], run, ApiError)
+                _check(kube, item, releases[item.release], ordered[item.release], run, refused)
                 for item in items
             )
         )
@@ -531,7 +539,7 @@ def _name(obj: Mapping[str, Any]) -> str:
     return str(_meta(obj).get("name", ""))
 
 
-async def _read_live(kube: Any, items: list[_Item], run: Any, api_error: type[Exception]) -> None:
+async def _read_live(kube: Any, items: list[_Item], run: Any, api_error: tuple[type[Exception], ...]) -> None:
     """Fill `item.live`: one LIST per (kind, namespace) holding several wanted objects, else a GET."""
     groups: dict[tuple[Any, str | None], list[_Item]] = {}
     for item in items:
@@ -567,7 +575,7 @@ async def _check(
     request: ReleaseManifest,
     secret_values: Sequence[str],
     run: Any,
-    api_error: type[Exception],
+    api_error: tuple[type[Exception], ...],
 ) -> None:
     if item.result is not None:
         return
@@ -585,8 +593,11 @@ async def _check(
         item.result = ObjectDrift(item.ref, DriftState.ignored, message=f"ignored by {describe_rule(rule)}")
         return
     desired = copy.deepcopy(item.desired)
+    meta = desired.setdefault("metadata", {})
     if item.ref.namespace:
-        desired.setdefault("metadata", {})["namespace"] = item.ref.namespace
+        meta["namespace"] = item.ref.namespace
+    else:
+        meta.pop("namespace", None)  # cluster-scoped: a namespace in the chart means nothing
     try:
         answer = await run(kube.apply_dry_run, item.resource, item.ref.namespace, desired, FIELD_MANAGER)
         if _version(answer) != _version(live):
