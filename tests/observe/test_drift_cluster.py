@@ -239,7 +239,7 @@ class Deployed:
                     kubeconfig: {self.sandbox.kubeconfig}
                 """
             ).lstrip("\n")
-            + textwrap.dedent(extra)
+            + textwrap.dedent(extra).lstrip("\n")
         )
 
     async def drift(self, *only: str) -> DriftResult:
@@ -419,13 +419,15 @@ async def test_the_opt_out_annotation_skips_an_object(deployed: Deployed) -> Non
 
 
 async def test_a_custom_resource_changed_is_drift(deployed: Deployed) -> None:
-    deployed.kubectl("patch", f"widgets.{deployed.group}/blue", "--type=merge", "-p", '{"spec":{"size":7}}')
+    # color is set by the release: a change shows the release's value; size is not (the CRD defaults
+    # it): set by hand it is a field the release leaves alone, reported as added by its field manager.
+    patch = '{"spec":{"color":"green","size":7}}'
+    deployed.kubectl("patch", f"widgets.{deployed.group}/blue", "--type=merge", "-p", patch)
     obj = find(await deployed.drift("030-widget"), "030-widget", "Widget", "blue")
-    assert paths(obj) == [("/spec/size", FieldChange.changed)]
-    assert (obj.fields[0].live, obj.fields[0].desired) == (
-        7,
-        3,
-    )  # 3: the CRD's default, as the server fills it
+    assert [(f.path, f.change, f.live, f.desired, f.managers) for f in obj.fields] == [
+        ("/spec/color", FieldChange.changed, "green", "blue", ("kubectl-patch",)),
+        ("/spec/size", FieldChange.added, 7, None, ("kubectl-patch",)),
+    ]
 
 
 def wait_for_replicas(deployed: Deployed, name: str, replicas: int) -> None:
@@ -466,7 +468,7 @@ async def test_an_hpa_owned_replica_count_is_ignored_by_a_manager_rule(deployed:
 
 
 def test_the_cli_prints_paths_and_exits_2_on_drift(deployed: Deployed) -> None:
-    deployed.kubectl("annotate", "service/web", "example.com/owner=someone-else")  # an added annotation
+    deployed.kubectl("annotate", "service/web", "example.com/owner=someone-else")  # set by hand
     deployed.kubectl(
         "patch", "service/web", "-p", '{"spec":{"ports":[{"name":"http","port":80,"targetPort":9090}]}}'
     )
@@ -476,15 +478,21 @@ def test_the_cli_prints_paths_and_exits_2_on_drift(deployed: Deployed) -> None:
     text = subprocess.run([*cli, *args], capture_output=True, text=True, env=env, check=False)
     assert text.returncode == 2, text.stderr
     assert f"Service {deployed.namespace}/web" in text.stdout
-    assert "~ /spec/ports/0/targetPort  live 9090, release 8080" in text.stdout
-    assert "example.com" not in text.stdout  # someone else's annotation is theirs, not drift
+    assert (
+        "~ /spec/ports/0/targetPort  live 9090, release 8080  (field owned by kubectl-patch)" in text.stdout
+    )
+    added = "+ /metadata/annotations/example.com~1owner  only live 'someone-else'"
+    assert f"{added}  (field owned by kubectl-annotate)" in text.stdout
     as_json = subprocess.run(
         [*cli, "-o", "json", *args], capture_output=True, text=True, env=env, check=False
     )
     assert as_json.returncode == 2
     document = json.loads(as_json.stdout)
     service = next(o for r in document["releases"] for o in r["objects"] if o["kind"] == "Service")
-    assert [f["path"] for f in service["fields"]] == ["/spec/ports/0/targetPort"]
+    assert [f["path"] for f in service["fields"]] == [
+        "/metadata/annotations/example.com~1owner",
+        "/spec/ports/0/targetPort",
+    ]
     assert PASSWORD not in as_json.stdout + text.stdout
 
 

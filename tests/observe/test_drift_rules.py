@@ -116,6 +116,18 @@ def test_normalise_keeps_labels_annotations_and_everything_outside_metadata_and_
     assert live["metadata"]["uid"] == "0b6c7e6e-1", "normalise must not change its input"
 
 
+def test_bookkeeping_annotations_are_not_compared() -> None:
+    live = live_deployment()
+    live["metadata"]["annotations"]["deprecated.daemonset.template.generation"] = "1"
+    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
+    answer = dry_run_of(live)
+    answer["metadata"]["annotations"]["deprecated.daemonset.template.generation"] = "2"
+    answer["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
+    del answer["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert compare(DEPLOYMENT, live, answer, (), ()).state is DriftState.in_sync
+    assert normalise({"metadata": {"annotations": {"deprecated.daemonset.template.generation": "2"}}}) == {}
+
+
 def test_an_identical_dry_run_is_no_drift_despite_server_metadata_and_status() -> None:
     live = live_deployment()
     answer = dry_run_of(live)
@@ -329,3 +341,81 @@ def test_manifest_objects_expand_lists_and_skip_empty_documents() -> None:
     assert [o["metadata"]["name"] for o in manifest_objects(manifest)] == ["a", "b"]
     with pytest.raises(ConfigError, match="the stored manifest of 010-web is not valid YAML"):
         manifest_objects("a: [b\n", what="the stored manifest of 010-web")
+
+
+def manifest_of_deployment() -> dict[str, Any]:
+    """What the release applied: the api container only, two replicas, no annotations."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "api", "labels": {"app": "api"}},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {"containers": [{"name": "api", "image": "api:1.0", "args": ["--port", "80"]}]}
+            },
+        },
+    }
+
+
+def test_fields_set_by_hand_that_the_release_leaves_alone_are_added_drift() -> None:
+    live = live_deployment()
+    fields = live["metadata"]["managedFields"]
+    fields.append(
+        {
+            "manager": "kubectl-annotate",
+            "operation": "Update",
+            "fieldsV1": {"f:metadata": {"f:annotations": {"f:note": {}}}},
+        }
+    )
+    fields.append(
+        {
+            "manager": "kubectl-rollout",
+            "operation": "Update",
+            "fieldsV1": {
+                "f:spec": {
+                    "f:template": {
+                        "f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/restartedAt": {}}}
+                    }
+                }
+            },
+        }
+    )
+    live["metadata"]["annotations"]["note"] = "paged at 3am, scaled by hand"
+    live["spec"]["template"]["metadata"] = {
+        "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-01"}
+    }
+    result = compare(DEPLOYMENT, live, dry_run_of(live), (), (), manifest_of_deployment())
+    assert result.state is DriftState.drifted
+    assert result.fields == (
+        FieldDrift(
+            "/metadata/annotations/note",
+            FieldChange.added,
+            "paged at 3am, scaled by hand",
+            None,
+            ("kubectl-annotate",),
+        ),
+        FieldDrift(
+            "/spec/template/spec/containers/1",
+            FieldChange.added,
+            {"name": "sidecar", "image": "proxy:2"},
+            None,
+            ("kubectl-edit",),
+        ),
+    )  # the restart annotation is not configuration; the controller's replicas are not a person's
+
+
+def test_a_field_the_release_sets_is_not_added_again() -> None:
+    live = live_deployment()
+    manifest = manifest_of_deployment()
+    manifest["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "proxy:2"})
+    result = compare(DEPLOYMENT, live, dry_run_of(live), (), (), manifest)
+    assert result.state is DriftState.in_sync
+
+
+def test_added_fields_follow_the_ignore_rules() -> None:
+    live = live_deployment()
+    rules = (rule(managers=("kubectl-edit",), reason="sidecars are injected by hand in staging"),)
+    result = compare(DEPLOYMENT, live, dry_run_of(live), rules, (), manifest_of_deployment())
+    assert result.fields == ()
+    assert [i.path for i in result.ignored] == ["/spec/template/spec/containers/1"]

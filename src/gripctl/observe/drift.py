@@ -52,6 +52,15 @@ OPT_OUT_ANNOTATION = "gripctl.dev/drift"
 OPT_OUT_VALUE = "ignore"
 # The metadata a release sets and drift compares; everything else in metadata is the server's.
 _COMPARED_METADATA = ("labels", "annotations")
+# Annotations the API server or a client keeps for its own bookkeeping: they follow from other changes
+# (a DaemonSet's template generation moves whenever its template does) and are never the release's.
+SERVER_ANNOTATIONS = frozenset(
+    {
+        "deprecated.daemonset.template.generation",
+        "deployment.kubernetes.io/revision",
+        "kubectl.kubernetes.io/last-applied-configuration",
+    }
+)
 
 Obj = dict[str, Any]
 Path = tuple[str | int, ...]
@@ -68,7 +77,7 @@ class DriftState(StrEnum):
 class FieldChange(StrEnum):
     changed = "changed"  # both have the field, with different values
     removed = "removed"  # the release sets it, the live object lacks it (a label removed, say)
-    added = "added"  # the live object has it and applying the release would remove it
+    added = "added"  # the live object has it, the release does not set it (a person added it by hand)
 
 
 @dataclass(frozen=True)
@@ -200,10 +209,17 @@ def is_secret(ref: ObjectRef) -> bool:
 
 
 def normalise(obj: Mapping[str, Any]) -> Obj:
-    """The parts of an object drift compares: no status, and of metadata only labels and annotations."""
+    """The parts of an object drift compares: no status, and of metadata only labels and annotations
+    (less the bookkeeping annotations in SERVER_ANNOTATIONS)."""
     out = {k: copy.deepcopy(v) for k, v in obj.items() if k not in ("metadata", "status")}
     meta = _meta(obj)
     kept = {k: copy.deepcopy(meta[k]) for k in _COMPARED_METADATA if meta.get(k)}
+    annotations = kept.get("annotations")
+    if isinstance(annotations, dict):
+        for key in SERVER_ANNOTATIONS.intersection(annotations):
+            del annotations[key]
+        if not annotations:
+            del kept["annotations"]
     if kept:
         out["metadata"] = kept
     return out
@@ -297,6 +313,85 @@ def _item_matches(key: str, item: Any, index: int) -> bool:
         and isinstance(item, Mapping)
         and all(item.get(k) == v for k, v in wanted.items())
     )
+
+
+# -- fields set by hand that the release does not set ---------------------------------------------------
+
+# Paths that a person's kubectl touches without changing configuration (`kubectl rollout restart`).
+_HAND_MADE_EXEMPT = (("spec", "template", "metadata", "annotations", "kubectl.kubernetes.io/restartedAt"),)
+
+
+def imperative_manager(name: str) -> bool:
+    """kubectl's field managers: `kubectl` (scale, server-side apply), `kubectl-edit`, `kubectl-patch`,
+    `kubectl-label`, `kubectl-annotate`, `kubectl-set`, `kubectl-client-side-apply`, ... — a person."""
+    return name == "kubectl" or name.startswith("kubectl-")
+
+
+def hand_made(
+    live: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> list[tuple[Path, Any, tuple[str, ...]]]:
+    """Fields a person set with kubectl (per managedFields) where the release's manifest sets nothing:
+    (path, live value, managers). Re-applying the release would keep them — a server-side apply only
+    resets fields it sets — so the dry run cannot show them; their ownership does."""
+    found: dict[Path, tuple[Any, list[str]]] = {}
+    for entry in _meta(live).get("managedFields") or []:
+        if not isinstance(entry, Mapping) or not imperative_manager(str(entry.get("manager", ""))):
+            continue
+        tree = entry.get("fieldsV1")
+        if not isinstance(tree, Mapping):
+            continue
+        for path, value in _unset_by(tree, live, manifest, ()):
+            if _compared(path) and path not in _HAND_MADE_EXEMPT:
+                found.setdefault(path, (value, []))[1].append(str(entry["manager"]))
+    return [(path, value, tuple(managers)) for path, (value, managers) in sorted(found.items(), key=str)]
+
+
+def _compared(path: Path) -> bool:
+    if not path or path[0] == "status":
+        return False
+    if path[0] == "metadata":
+        return len(path) >= 3 and path[1] in _COMPARED_METADATA and path[2] not in SERVER_ANNOTATIONS
+    return True
+
+
+def _finer(path: Path) -> bool:
+    """Whether a missing `path` is reported key by key rather than whole: labels and annotations (some
+    keys are bookkeeping), and the parents of exempt paths."""
+    if path[0] == "metadata" and len(path) < 3:
+        return True
+    return any(e[: len(path)] == path for e in _HAND_MADE_EXEMPT)
+
+
+def _unset_by(tree: Mapping[str, Any], live: Any, manifest: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+    """Walk a fieldsV1 set over the live object and the manifest together; yield the highest paths
+    that exist live and not in the manifest."""
+    for key, sub in tree.items():
+        if key == "." or not isinstance(sub, Mapping):
+            continue
+        kind, _, raw = key.partition(":")
+        if kind == "f" and isinstance(live, Mapping):
+            if raw not in live:
+                continue
+            live_child, child_path = live[raw], (*path, raw)
+            has = isinstance(manifest, Mapping) and raw in manifest
+            manifest_child = manifest.get(raw) if has else None
+        elif kind in ("k", "v", "i") and isinstance(live, list):
+            index = next((i for i, item in enumerate(live) if _item_matches(key, item, i)), None)
+            if index is None:
+                continue
+            live_child, child_path = live[index], (*path, index)
+            match = (
+                next((item for i, item in enumerate(manifest) if _item_matches(key, item, i)), None)
+                if isinstance(manifest, list)
+                else None
+            )
+            has, manifest_child = match is not None, match
+        else:
+            continue
+        if not has and not _finer(child_path):
+            yield child_path, live_child
+        elif sub:
+            yield from _unset_by(sub, live_child, manifest_child, child_path)
 
 
 # -- ignore rules --------------------------------------------------------------------------------------
@@ -432,8 +527,10 @@ def compare(
     dry_run: Mapping[str, Any],
     rules: Sequence[DriftIgnoreRule],
     secret_values: Sequence[str],
+    manifest: Mapping[str, Any] | None = None,
 ) -> ObjectDrift:
-    """The drift of one object from its live state and its dry-run answer (pure)."""
+    """The drift of one object from its live state, its dry-run answer and (for fields set by hand
+    that the release leaves alone) its manifest. Pure."""
     fields = [
         FieldDrift(
             path=format_pointer(path),
@@ -444,6 +541,13 @@ def compare(
         )
         for path, change, before, after in differences(normalise(live), normalise(dry_run))
     ]
+    if manifest is not None:
+        seen = [parse_pointer(f.path) for f in fields]
+        for path, value, managers in hand_made(live, manifest):
+            text = tuple(str(p) for p in path)
+            if not any(pointer_covers(s, text) or pointer_covers(text, s) for s in seen):
+                fields.append(FieldDrift(format_pointer(path), FieldChange.added, value, None, managers))
+        fields.sort(key=lambda f: f.path)
     kept, ignored = apply_rules(ref, live, fields, rules)
     kept = tuple(masked(ref, f, secret_values) for f in kept)
     state = DriftState.drifted if kept else DriftState.in_sync
@@ -608,7 +712,7 @@ async def _check(
     except api_error as exc:
         item.result = _error(item.ref, exc)
         return
-    item.result = compare(item.ref, live, answer, request.rules, secret_values)
+    item.result = compare(item.ref, live, answer, request.rules, secret_values, item.desired)
 
 
 def _version(obj: Mapping[str, Any]) -> str:
