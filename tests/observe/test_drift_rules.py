@@ -419,3 +419,44 @@ def test_added_fields_follow_the_ignore_rules() -> None:
     result = compare(DEPLOYMENT, live, dry_run_of(live), rules, (), manifest_of_deployment())
     assert result.fields == ()
     assert [i.path for i in result.ignored] == ["/spec/template/spec/containers/1"]
+
+
+def test_a_live_object_holding_the_whole_manifest_needs_no_dry_run() -> None:
+    from gripctl.observe.drift import contained, manifest_in_live
+
+    live = live_deployment()
+    manifest = manifest_of_deployment()
+    manifest["spec"]["replicas"] = 5  # as live
+    assert not manifest_in_live(manifest, live)  # the sidecar live: a list of another length
+    live["spec"]["template"]["spec"]["containers"].pop()
+    assert manifest_in_live(manifest, live)  # defaults, status and server metadata live do not matter
+    for change in (
+        lambda m: m["spec"].update(replicas=2),  # a value differs
+        lambda m: m["metadata"]["labels"].update(tier="web"),  # a label live lacks
+        lambda m: m["spec"]["template"]["spec"]["containers"][0]["args"].append("-v"),  # list length
+        lambda m: m["spec"].update(paused=None),  # null in the manifest: let the dry run decide
+        lambda m: m["spec"].update(replicas=5.5),
+    ):
+        changed = manifest_of_deployment()
+        changed["spec"]["replicas"] = 5
+        change(changed)
+        assert not manifest_in_live(changed, live)
+    assert contained({"a": [1, {"b": True}]}, {"a": [1, {"b": True, "c": 0}], "d": 1})
+    assert not contained({"a": True}, {"a": 1})  # a bool is not a number here
+    assert contained({"a": 1}, {"a": 1.0})
+
+
+def test_secret_string_data_is_compared_as_the_data_the_server_stores() -> None:
+    from gripctl.observe.drift import manifest_in_live
+
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"pw": "hunter22"},
+    }
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque"}
+    live["data"] = {"pw": base64.b64encode(b"hunter22").decode()}
+    assert manifest_in_live(manifest, live)
+    live["data"]["pw"] = base64.b64encode(b"changed!").decode()
+    assert not manifest_in_live(manifest, live)

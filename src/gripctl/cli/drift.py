@@ -53,6 +53,14 @@ def drift(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=64, help="API requests in flight at once.")
     ] = 16,
+    dry_run_all: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run-all",
+            help="Dry-run every object, also those whose live state already holds their whole manifest "
+            "(slower; the same answer).",
+        ),
+    ] = False,
 ) -> None:
     """Compare each release's objects, as helm last applied them, with the live cluster (read-only): a
     `kubectl edit`, `kubectl scale`, a removed label or a deleted object shows as drift, server defaults
@@ -69,6 +77,7 @@ def drift(
         include_needs=include_needs,
         include_dependents=include_dependents,
         concurrency=concurrency,
+        dry_run_all=dry_run_all,
     )
     try:
         result = asyncio.run(run_drift(request))

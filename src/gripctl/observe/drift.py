@@ -34,6 +34,7 @@ import binascii
 import contextlib
 import copy
 import fnmatch
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,10 @@ SERVER_ANNOTATIONS = frozenset(
 
 Obj = dict[str, Any]
 Path = tuple[str | int, ...]
+# Helm labels every object it applies with this (not in its stored manifest): a kind spread over many
+# namespaces is read with one LIST of it across the cluster rather than one request per namespace.
+HELM_SELECTOR = "app.kubernetes.io/managed-by=Helm"
+_LIST_EVERYWHERE = 4  # namespaces of one kind from which one cluster-wide LIST is cheaper
 
 
 class DriftState(StrEnum):
@@ -139,6 +144,7 @@ class ObjectDrift:
     fields: tuple[FieldDrift, ...] = ()
     ignored: tuple[IgnoredField, ...] = ()
     message: str = ""  # why, for `ignored` and `error`
+    dry_run: bool = False  # whether a dry run was needed (False: the live object held the whole manifest)
 
     @property
     def drifted(self) -> bool:
@@ -554,6 +560,38 @@ def compare(
     return ObjectDrift(ref=ref, state=state, fields=kept, ignored=ignored)
 
 
+# -- the shortcut: a live object that already holds the whole manifest --------------------------------
+
+
+def contained(want: Any, have: Any) -> bool:
+    """Whether every field `want` sets is in `have` with the same value (maps: a subset; lists: the
+    same length, item by item). Server defaults in `have` do not matter; a normalised value (`cpu: 1`
+    stored as `"1"`) makes it False, which only costs a dry run."""
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(k in have and contained(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and all(map(contained, want, have))
+    return bool(want == have) and (type(want) is type(have) or _same_number(want, have))
+
+
+def manifest_in_live(manifest: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
+    """True when applying `manifest` could not change `live`: it sets nothing that `live` lacks or holds
+    differently. Then the dry run is skipped — its answer would be the live object itself, so no field
+    could show as changed or removed (fields set by hand are found from managedFields either way)."""
+    want = {k: v for k, v in manifest.items() if k not in ("metadata", "status")}
+    meta = _meta(manifest)
+    want["metadata"] = {k: meta[k] for k in ("name", *_COMPARED_METADATA) if k in meta}
+    if manifest.get("kind") == "Secret" and manifest.get("apiVersion") == "v1" and "stringData" in want:
+        # stringData is write-only: the server stores it base64-encoded in data
+        plain = want.pop("stringData")
+        if not isinstance(plain, Mapping) or not all(isinstance(v, str) for v in plain.values()):
+            return False
+        data = dict(want.get("data") or {})
+        data.update({k: base64.b64encode(v.encode()).decode() for k, v in plain.items()})
+        want["data"] = data
+    return contained(want, live)
+
+
 # -- the cluster ---------------------------------------------------------------------------------------
 
 
@@ -564,22 +602,25 @@ class _Item:
     desired: Obj
     resource: Any = None  # ApiResource, or None when the kind is not served
     live: Obj | None = None
+    answer: Obj | None = None  # the dry run's; None when skipped because the live object holds the manifest
     result: ObjectDrift | None = None
 
 
 async def observe_drift(
-    kube: Any, releases: Sequence[ReleaseManifest], *, concurrency: int = 16
+    kube: Any, releases: Sequence[ReleaseManifest], *, concurrency: int = 16, dry_run_all: bool = False
 ) -> list[tuple[ObjectDrift, ...]]:
     """The drift of every object of every release, in the manifests' order (one tuple per release).
 
     Read-only: discovery, GET/LIST of the live objects (one LIST per kind and namespace that holds
     several of them), and one dry-run apply per object, `concurrency` requests at a time in threads
-    (each with its own connection). `kube` is a `gripctl.adapters.kube.Kube`.
+    (each with its own connection). Pipelined per kind: a kind's objects are read as soon as its
+    discovery answers, and each object's dry run starts as soon as it is read. An object whose live
+    state already holds every field of its manifest needs no dry run (`manifest_in_live`) unless
+    `dry_run_all`. `kube` is a `gripctl.adapters.kube.Kube`.
     """
     from gripctl.adapters.kube import ApiError, Conflict  # the Kubernetes client is slow to import
 
     refused = (ApiError, Conflict)
-
     parsed = [
         manifest_objects(request.manifest, what=f"the stored manifest of {request.release_id}")
         for request in releases
@@ -589,82 +630,109 @@ async def observe_drift(
         for index, objects in enumerate(parsed)
         for o in objects
     ]
+    by_kind: dict[tuple[str, str], list[_Item]] = {}
+    for item in items:
+        by_kind.setdefault((item.ref.api_version, item.ref.kind), []).append(item)
+
     loop = asyncio.get_running_loop()
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="drift") as pool:
 
         async def run(fn: Any, *args: Any) -> Any:
             return await loop.run_in_executor(pool, fn, *args)
 
-        kinds = sorted({(i.ref.api_version, i.ref.kind) for i in items})
-        found = await asyncio.gather(*(run(kube.resource, v, k) for v, k in kinds))
-        resources = dict(zip(kinds, found, strict=True))
-        for item in items:
-            resource = resources[(item.ref.api_version, item.ref.kind)]
-            item.resource = resource
-            if resource is None:
-                item.result = ObjectDrift(
-                    item.ref,
-                    DriftState.deleted,
-                    message=f"the cluster no longer serves {item.ref.kind} ({item.ref.api_version}): "
-                    "its CustomResourceDefinition or API is gone",
-                )
-                continue
-            namespace = item.ref.namespace or releases[item.release].namespace
-            item.ref = replace(item.ref, namespace=namespace if resource.namespaced else None)
-            if not item.ref.name:
-                item.result = ObjectDrift(
-                    item.ref,
-                    DriftState.ignored,
-                    message="no metadata.name (generateName): nothing to compare",
-                )
+        async def dry_run(item: _Item) -> None:
+            if item.result is None and item.live is not None:
+                await _dry_run(kube, item, releases[item.release], run, refused, dry_run_all)
 
-        await _read_live(kube, items, run, refused)
-        # Strings never to show, per release: its Secrets' values as the manifest and the cluster have them.
-        hidden = [set(r.secret_values) | secret_strings(o) for r, o in zip(releases, parsed, strict=True)]
-        for item in items:
-            if item.live is not None and is_secret(item.ref):
-                hidden[item.release] |= secret_strings([item.live])
-        ordered = [sorted(values, key=len, reverse=True) for values in hidden]
-        await asyncio.gather(
-            *(
-                _check(kube, item, releases[item.release], ordered[item.release], run, refused)
-                for item in items
+        async def get(resource: Any, member: _Item) -> None:
+            try:
+                member.live = await run(kube.get_at, resource.path(member.ref.namespace, member.ref.name))
+            except refused as exc:
+                member.result = _error(member.ref, exc)
+            await dry_run(member)
+
+        async def read(resource: Any, namespace: str | None, members: list[_Item]) -> bool:
+            """One LIST of the kind's helm-labelled objects (in one namespace, or in all when `namespace`
+            is None and the kind is namespaced); objects missing from it (deleted, or their managed-by
+            label removed) are asked for one by one. False when the LIST is refused (RBAC, say)."""
+            try:
+                listed = await run(
+                    functools.partial(kube.list_at, label_selector=HELM_SELECTOR), resource, namespace
+                )
+            except refused:
+                return False
+            index = {(_meta(o).get("namespace"), _name(o)): o for o in listed}
+            missing = []
+            for member in members:
+                member.live = index.get((member.ref.namespace, member.ref.name))
+                if member.live is None:
+                    missing.append(member)
+            await asyncio.gather(
+                *(get(resource, m) for m in missing), *(dry_run(m) for m in members if m.live)
             )
-        )
+            return True
 
+        async def kind(api_version: str, kind_name: str, members: list[_Item]) -> None:
+            resource = await run(kube.resource, api_version, kind_name)
+            groups: dict[str | None, list[_Item]] = {}
+            for item in members:
+                _resolve(item, resource, releases[item.release].namespace)
+                if item.result is None:
+                    groups.setdefault(item.ref.namespace, []).append(item)
+            wanted = [m for group in groups.values() for m in group]
+            everywhere = resource is not None and resource.namespaced and len(groups) >= _LIST_EVERYWHERE
+            if everywhere and await read(resource, None, wanted):
+                return
+            jobs = []
+            for namespace, group in groups.items():
+                if len(group) == 1:
+                    jobs.append(get(resource, group[0]))
+                else:
+                    jobs.append(_read_or_get(read, get, resource, namespace, group))
+            await asyncio.gather(*jobs)
+
+        await asyncio.gather(*(kind(v, k, members) for (v, k), members in by_kind.items()))
+
+    # Strings never to show, per release: its Secrets' values as the manifest and the cluster have them.
+    hidden = [set(r.secret_values) | secret_strings(o) for r, o in zip(releases, parsed, strict=True)]
+    for item in items:
+        if item.live is not None and is_secret(item.ref):
+            hidden[item.release] |= secret_strings([item.live])
+    ordered = [sorted(values, key=len, reverse=True) for values in hidden]
     out: list[list[ObjectDrift]] = [[] for _ in releases]
     for item in items:
-        assert item.result is not None
+        if item.result is None:
+            item.result = _judge(item, releases[item.release], ordered[item.release])
         out[item.release].append(item.result)
     return [tuple(objects) for objects in out]
+
+
+async def _read_or_get(read: Any, get: Any, resource: Any, namespace: str | None, group: list[_Item]) -> None:
+    if not await read(resource, namespace, group):
+        await asyncio.gather(*(get(resource, m) for m in group))
 
 
 def _name(obj: Mapping[str, Any]) -> str:
     return str(_meta(obj).get("name", ""))
 
 
-async def _read_live(kube: Any, items: list[_Item], run: Any, api_error: tuple[type[Exception], ...]) -> None:
-    """Fill `item.live`: one LIST per (kind, namespace) holding several wanted objects, else a GET."""
-    groups: dict[tuple[Any, str | None], list[_Item]] = {}
-    for item in items:
-        if item.result is None:
-            groups.setdefault((item.resource, item.ref.namespace), []).append(item)
-
-    async def read(resource: Any, namespace: str | None, members: list[_Item]) -> None:
-        try:
-            if len(members) > 1:
-                listed = await run(kube.list_at, resource, namespace)
-                by_name = {_name(o): o for o in listed}
-                for member in members:
-                    member.live = by_name.get(member.ref.name)
-            else:
-                member = members[0]
-                member.live = await run(kube.get_at, resource.path(namespace, member.ref.name))
-        except api_error as exc:
-            for member in members:
-                member.result = _error(member.ref, exc)
-
-    await asyncio.gather(*(read(res, ns, members) for (res, ns), members in groups.items()))
+def _resolve(item: _Item, resource: Any, release_namespace: str) -> None:
+    """Settle the object's namespace by its kind's scope; mark what cannot be compared."""
+    item.resource = resource
+    if resource is None:
+        item.result = ObjectDrift(
+            item.ref,
+            DriftState.deleted,
+            message=f"the cluster no longer serves {item.ref.kind} ({item.ref.api_version}): "
+            "its CustomResourceDefinition or API is gone",
+        )
+        return
+    namespace = item.ref.namespace or release_namespace
+    item.ref = replace(item.ref, namespace=namespace if resource.namespaced else None)
+    if not item.ref.name:
+        item.result = ObjectDrift(
+            item.ref, DriftState.ignored, message="no metadata.name (generateName): nothing to compare"
+        )
 
 
 def _error(ref: ObjectRef, exc: Exception) -> ObjectDrift:
@@ -673,29 +741,32 @@ def _error(ref: ObjectRef, exc: Exception) -> ObjectDrift:
     return ObjectDrift(ref, DriftState.error, message=f"the API server refused ({status}): {reason}")
 
 
-async def _check(
+def _skipped(item: _Item, request: ReleaseManifest) -> ObjectDrift | None:
+    """Opted out by annotation, or ignored whole by a rule: no dry run for it."""
+    if opted_out(item.live, item.desired):
+        return ObjectDrift(
+            item.ref, DriftState.ignored, message=f"annotated {OPT_OUT_ANNOTATION}: {OPT_OUT_VALUE}"
+        )
+    rule = whole_object_rule(request.rules, item.ref, _labels(item.live))
+    if rule is not None:
+        return ObjectDrift(item.ref, DriftState.ignored, message=f"ignored by {describe_rule(rule)}")
+    return None
+
+
+async def _dry_run(
     kube: Any,
     item: _Item,
     request: ReleaseManifest,
-    secret_values: Sequence[str],
     run: Any,
-    api_error: tuple[type[Exception], ...],
+    refused: tuple[type[Exception], ...],
+    dry_run_all: bool,
 ) -> None:
-    if item.result is not None:
+    skipped = _skipped(item, request)
+    if skipped is not None:
+        item.result = skipped
         return
-    live = item.live
-    if live is None:
-        item.result = ObjectDrift(item.ref, DriftState.deleted, message="not found in the cluster")
-        return
-    if opted_out(live, item.desired):
-        item.result = ObjectDrift(
-            item.ref, DriftState.ignored, message=f"annotated {OPT_OUT_ANNOTATION}: {OPT_OUT_VALUE}"
-        )
-        return
-    rule = whole_object_rule(request.rules, item.ref, _labels(live))
-    if rule is not None:
-        item.result = ObjectDrift(item.ref, DriftState.ignored, message=f"ignored by {describe_rule(rule)}")
-        return
+    if not dry_run_all and item.live is not None and manifest_in_live(item.desired, item.live):
+        return  # judged against the live object itself: nothing set by the release differs
     desired = copy.deepcopy(item.desired)
     meta = desired.setdefault("metadata", {})
     if item.ref.namespace:
@@ -703,16 +774,22 @@ async def _check(
     else:
         meta.pop("namespace", None)  # cluster-scoped: a namespace in the chart means nothing
     try:
-        answer = await run(kube.apply_dry_run, item.resource, item.ref.namespace, desired, FIELD_MANAGER)
-        if _version(answer) != _version(live):
+        item.answer = await run(kube.apply_dry_run, item.resource, item.ref.namespace, desired, FIELD_MANAGER)
+        if item.live is not None and _version(item.answer) != _version(item.live):
             # Changed between our read and the dry run (a controller, a person): compare with the state
             # the dry run started from, not an older one.
             fresh = await run(kube.get_at, item.resource.path(item.ref.namespace, item.ref.name))
-            live = fresh if fresh is not None else live
-    except api_error as exc:
+            item.live = fresh if fresh is not None else item.live
+    except refused as exc:
         item.result = _error(item.ref, exc)
-        return
-    item.result = compare(item.ref, live, answer, request.rules, secret_values, item.desired)
+
+
+def _judge(item: _Item, request: ReleaseManifest, secret_values: Sequence[str]) -> ObjectDrift:
+    if item.live is None:
+        return ObjectDrift(item.ref, DriftState.deleted, message="not found in the cluster")
+    answer = item.answer if item.answer is not None else item.live  # None: the shortcut was taken
+    result = compare(item.ref, item.live, answer, request.rules, secret_values, item.desired)
+    return replace(result, dry_run=item.answer is not None)
 
 
 def _version(obj: Mapping[str, Any]) -> str:

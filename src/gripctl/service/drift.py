@@ -44,6 +44,7 @@ class DriftRequest:
     include_needs: bool = False
     include_dependents: bool = False
     concurrency: int = 16  # API requests in flight at once
+    dry_run_all: bool = False  # dry-run even objects whose live state already holds their whole manifest
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class ReleaseDrift:
             "fingerprint": self.fingerprint if self.drifted_objects else None,
             "objects": [o.to_dict() for o in self.objects if o.state is not DriftState.in_sync],
             "checked_objects": len(self.objects),
+            "dry_runs": sum(o.dry_run for o in self.objects),
         }
 
 
@@ -181,7 +183,9 @@ async def drift(request: DriftRequest) -> DriftResult:
         ReleaseManifest(r.id, r.namespace, record.manifest, platform.drift_rules(r.id))
         for r, record in to_check
     ]
-    found = await observe_drift(kube, manifests, concurrency=request.concurrency)
+    found = await observe_drift(
+        kube, manifests, concurrency=request.concurrency, dry_run_all=request.dry_run_all
+    )
     for (release, record), objects in zip(to_check, found, strict=True):
         out[release.id] = ReleaseDrift(
             release.id,
@@ -216,7 +220,9 @@ def _summary(objects: tuple[ObjectDrift, ...]) -> str:
         counts[str(o.state)] = counts.get(str(o.state), 0) + 1
     order = [str(s) for s in (DriftState.drifted, DriftState.deleted, DriftState.error, DriftState.ignored)]
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
-    return f"{len(objects)} objects checked" + (": " + ", ".join(parts) if parts else ", all in sync")
+    dry_runs = sum(o.dry_run for o in objects)
+    checked = f"{len(objects)} objects checked ({dry_runs} by dry run)"
+    return checked + (": " + ", ".join(parts) if parts else ", all in sync")
 
 
 async def _records_from_helm(releases: list[Release], target: Any, concurrency: int) -> dict[str, Any]:
