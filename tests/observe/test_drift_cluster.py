@@ -29,6 +29,7 @@ from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget, Values
 from gripctl.adapters.sandbox import SandboxInfo
 from gripctl.adapters.toolchain import find_tool
+from gripctl.model.selection import Selection
 from gripctl.observe.drift import DriftState, FieldChange, ObjectDrift
 from gripctl.service.drift import DriftRequest, DriftResult, ReleaseDriftStatus, drift
 
@@ -302,7 +303,7 @@ class Deployed:
         )
 
     async def drift(self, *only: str) -> DriftResult:
-        return await drift(DriftRequest(self.root, "test", only=only))
+        return await drift(DriftRequest(self.root, "test", selection=Selection(only=only)))
 
 
 def find(result: DriftResult, release_id: str, kind: str, name: str) -> ObjectDrift:
@@ -363,7 +364,7 @@ def deployed(
 @pytest.mark.parametrize("dry_run_all", [True, False], ids=["every-object-dry-run", "shortcut"])
 async def test_a_fresh_install_shows_no_drift(deployed: Deployed, dry_run_all: bool) -> None:
     request = DriftRequest(
-        deployed.root, "test", only=("010-kinds", "020-crd", "030-widget"), dry_run_all=dry_run_all
+        deployed.root, "test", Selection(only=("010-kinds", "020-crd", "030-widget")), dry_run_all=dry_run_all
     )
     result = await drift(request)
     assert result.exit_code == 0, json.dumps(result.to_dict(), indent=1)

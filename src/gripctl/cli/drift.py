@@ -14,13 +14,13 @@ import typer
 from rich.text import Text
 
 from gripctl.cli.context import AppState, state
-from gripctl.cli.selection import (
+from gripctl.cli.options import (
     environment_option,
     include_dependents_option,
     include_needs_option,
     only_option,
+    selection,
     selector_option,
-    split_only,
 )
 from gripctl.errors import ExitCode, GripError
 
@@ -51,7 +51,10 @@ def drift(
         bool, typer.Option("--show-ignored", help="Also list differences an ignore rule covers, and why.")
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=64, help="API requests in flight at once.")
+        int,
+        typer.Option(
+            "--concurrency", "-j", metavar="N", min=1, max=64, help="API requests in flight at once."
+        ),
     ] = 16,
     dry_run_all: Annotated[
         bool,
@@ -72,10 +75,7 @@ def drift(
     request = DriftRequest(
         root=app_state.root,
         environment=environment,
-        only=tuple(split_only(only)),
-        selectors=tuple(selector or ()),
-        include_needs=include_needs,
-        include_dependents=include_dependents,
+        selection=selection(ctx.params),
         concurrency=concurrency,
         dry_run_all=dry_run_all,
     )

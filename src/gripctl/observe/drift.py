@@ -42,8 +42,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from gripctl import yamlio as yaml
-from gripctl.errors import ConfigError
+from gripctl.manifest import parse as parse_manifest
 from gripctl.model.pointer import format_pointer, parse_pointer, pointer_covers
 from gripctl.model.types import DriftIgnoreRule, DriftTarget
 from gripctl.secrets.values import MASK, mask
@@ -176,20 +175,8 @@ class ReleaseManifest:
 
 
 def manifest_objects(manifest: str, *, what: str = "manifest") -> list[Obj]:
-    """The objects of a multi-document manifest, `List` kinds expanded, empty documents skipped."""
-    try:
-        docs = list(yaml.safe_load_all(manifest))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} is not valid YAML: {exc}") from None
-    out: list[Obj] = []
-    for doc in docs:
-        if not isinstance(doc, dict) or "kind" not in doc:
-            continue
-        items = doc.get("items") if str(doc["kind"]).endswith("List") else None
-        for obj in items if isinstance(items, list) else [doc]:
-            if isinstance(obj, dict) and obj.get("kind") and obj.get("apiVersion"):
-                out.append(obj)
-    return out
+    """The objects of a multi-document manifest (gripctl.manifest's parser) that name their kind."""
+    return [m.obj for m in parse_manifest(manifest, what=what) if m.obj.get("apiVersion")]
 
 
 def _meta(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:

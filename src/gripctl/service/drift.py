@@ -20,11 +20,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from gripctl.errors import UsageError
-from gripctl.model import Graph, load_platform
-from gripctl.model.selection import select
+from gripctl.model.selection import Selection
 from gripctl.model.types import Release
 from gripctl.observe.drift import DriftState, ObjectDrift, ReleaseManifest
+from gripctl.service.workspace import load, selected
 
 
 class ReleaseDriftStatus(StrEnum):
@@ -39,10 +38,7 @@ class ReleaseDriftStatus(StrEnum):
 class DriftRequest:
     root: Path
     environment: str | None = None
-    only: tuple[str, ...] = ()
-    selectors: tuple[str, ...] = ()
-    include_needs: bool = False
-    include_dependents: bool = False
+    selection: Selection = field(default_factory=Selection)
     concurrency: int = 16  # API requests in flight at once
     dry_run_all: bool = False  # dry-run even objects whose live state already holds their whole manifest
 
@@ -131,28 +127,15 @@ class DriftResult:
 async def drift(request: DriftRequest) -> DriftResult:
     """Compare every selected release's stored manifest with the live cluster. Changes nothing."""
     from gripctl.adapters.helm_storage import latest_releases, secrets_driver
-    from gripctl.adapters.kube import Kube
-    from gripctl.observe import check_cluster, target_for
     from gripctl.observe.drift import observe_drift
+    from gripctl.service.world import reach  # the Kubernetes client: imported when it is needed
 
     started = time.monotonic()
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
-    platform = load_platform(request.root, request.environment)
-    ids = select(
-        platform,
-        Graph.from_platform(platform),
-        only=list(request.only),
-        include_needs=request.include_needs,
-        include_dependents=request.include_dependents,
-        selectors=list(request.selectors),
-    )
-    if not ids:
-        raise UsageError(
-            "the selection matches no release", hint="check --only/--selector against `gripctl graph`"
-        )
-    target = target_for(platform)
-    await check_cluster(target)
-    kube = Kube(target)
+    platform = load(request.root, request.environment)
+    ids = selected(platform, request.selection)
+    cluster = await reach(platform)
+    kube, target = cluster.kube, cluster.target
     releases = [platform.release(rid) for rid in ids]
     if secrets_driver():
         stored = await asyncio.to_thread(latest_releases, kube)
@@ -228,7 +211,7 @@ def _summary(objects: tuple[ObjectDrift, ...]) -> str:
 async def _records_from_helm(releases: list[Release], target: Any, concurrency: int) -> dict[str, Any]:
     """Helm's records through the helm binary, for storage drivers other than Secrets."""
     from gripctl.adapters.helm_storage import StoredRelease
-    from gripctl.observe import observe_release
+    from gripctl.observe.release import observe_release
 
     gate = asyncio.Semaphore(max(1, min(concurrency, 4)))
 
