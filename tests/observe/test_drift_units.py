@@ -68,7 +68,7 @@ def test_status_and_summary_of_a_release() -> None:
     assert _status(objects) is ReleaseDriftStatus.drifted
     assert _summary(objects) == "4 objects checked (0 by dry run): 1 drifted, 1 deleted, 1 ignored"
     assert _summary((ObjectDrift(REF, DriftState.in_sync, dry_run=True),)) == (
-        "1 objects checked (1 by dry run), all in sync"
+        "1 object checked (1 by dry run), all in sync"
     )
 
 

@@ -93,6 +93,10 @@ def drift(
     raise SystemExit(result.exit_code)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _value(value: Any) -> str:
     text = (
         json.dumps(value, sort_keys=True, ensure_ascii=False) if not isinstance(value, str) else repr(value)
@@ -106,7 +110,7 @@ def _print(app_state: AppState, result: Any, *, show_ignored: bool) -> None:
     where = result.context or "the current kubeconfig context"
     console.print(
         Text(
-            f"drift in {result.environment} ({where}): {len(result.releases)} releases checked, "
+            f"drift in {result.environment} ({where}): {_count(len(result.releases), 'release')} checked, "
             f"{len(drifted)} drifted, in {result.seconds:.1f}s"
         ),
         soft_wrap=True,

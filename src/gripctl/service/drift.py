@@ -204,7 +204,7 @@ def _summary(objects: tuple[ObjectDrift, ...]) -> str:
     order = [str(s) for s in (DriftState.drifted, DriftState.deleted, DriftState.error, DriftState.ignored)]
     parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
     dry_runs = sum(o.dry_run for o in objects)
-    checked = f"{len(objects)} objects checked ({dry_runs} by dry run)"
+    checked = f"{len(objects)} object{'' if len(objects) == 1 else 's'} checked ({dry_runs} by dry run)"
     return checked + (": " + ", ".join(parts) if parts else ", all in sync")
 
 
