@@ -37,7 +37,7 @@ from gripctl.adapters import helm  # noqa: E402
 from gripctl.adapters import sandbox as sandbox_adapter  # noqa: E402
 from gripctl.adapters.toolchain import find_tool  # noqa: E402
 from gripctl.model import Platform, load_platform  # noqa: E402
-from gripctl.observe import target_for  # noqa: E402
+from gripctl.observe.snapshot import target_for  # noqa: E402
 from gripctl.secrets.values import merged_values  # noqa: E402
 from gripctl.service.drift import DriftRequest, drift  # noqa: E402
 
