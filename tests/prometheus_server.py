@@ -6,7 +6,6 @@ storage in a temporary folder; tests that need it skip with a clear reason when 
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -16,14 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gripctl.adapters.toolchain import toolchain_bin
+from gripctl.adapters.toolchain import find_tool
+from gripctl.errors import ToolMissingError
 
 
 def prometheus_binary() -> str | None:
-    bin_dir = toolchain_bin()
-    if bin_dir is not None and (bin_dir / "prometheus").is_file():
-        return str(bin_dir / "prometheus")
-    return shutil.which("prometheus")
+    """The toolchain's `prometheus` (found the way gripctl finds every tool), else None."""
+    try:
+        return find_tool("prometheus")
+    except ToolMissingError:
+        return None
 
 
 needs_prometheus = pytest.mark.skipif(
