@@ -15,6 +15,11 @@ time), so a dry run as `helm` would "remove" them and report them as drift on ev
 manager owns nothing yet, so its dry run only sets what the manifest says; `force` takes any such
 field over from whoever changed it, so that the answer shows the manifest's value there.
 
+Two refinements (docs/drift.md): an object whose live state already holds every field of its manifest
+needs no dry run (its answer would be the live object itself; `dry_run_all` turns this off); and a
+field a person set with kubectl where the manifest sets nothing survives any apply, so it is found from
+`metadata.managedFields` instead and reported as `added`.
+
 Compared: labels, annotations and everything outside `metadata` except `status`. Server-set metadata
 (managedFields, resourceVersion, generation, uid, creationTimestamp, ownerReferences, finalizers) is
 not the release's business. Differences are JSON pointers (`/spec/template/spec/containers/0/image`).
@@ -63,7 +68,7 @@ SERVER_ANNOTATIONS = frozenset(
 )
 
 Obj = dict[str, Any]
-Path = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 # Helm labels every object it applies with this (not in its stored manifest): a kind spread over many
 # namespaces is read with one LIST of it across the cluster rather than one request per namespace.
 HELM_SELECTOR = "app.kubernetes.io/managed-by=Helm"
@@ -218,7 +223,9 @@ def normalise(obj: Mapping[str, Any]) -> Obj:
     return out
 
 
-def differences(live: Any, desired: Any, path: Path = ()) -> Iterator[tuple[Path, FieldChange, Any, Any]]:
+def differences(
+    live: Any, desired: Any, path: FieldPath = ()
+) -> Iterator[tuple[FieldPath, FieldChange, Any, Any]]:
     """(path, change, live value, desired value) for every leaf-most place where the two differ.
 
     Maps are compared key by key; lists index by index (a longer or shorter list gives `added` or
@@ -322,11 +329,11 @@ def imperative_manager(name: str) -> bool:
 
 def hand_made(
     live: Mapping[str, Any], manifest: Mapping[str, Any]
-) -> list[tuple[Path, Any, tuple[str, ...]]]:
+) -> list[tuple[FieldPath, Any, tuple[str, ...]]]:
     """Fields a person set with kubectl (per managedFields) where the release's manifest sets nothing:
     (path, live value, managers). Re-applying the release would keep them — a server-side apply only
     resets fields it sets — so the dry run cannot show them; their ownership does."""
-    found: dict[Path, tuple[Any, list[str]]] = {}
+    found: dict[FieldPath, tuple[Any, list[str]]] = {}
     for entry in _meta(live).get("managedFields") or []:
         if not isinstance(entry, Mapping) or not imperative_manager(str(entry.get("manager", ""))):
             continue
@@ -339,7 +346,7 @@ def hand_made(
     return [(path, value, tuple(managers)) for path, (value, managers) in sorted(found.items(), key=str)]
 
 
-def _compared(path: Path) -> bool:
+def _compared(path: FieldPath) -> bool:
     if not path or path[0] == "status":
         return False
     if path[0] == "metadata":
@@ -347,7 +354,7 @@ def _compared(path: Path) -> bool:
     return True
 
 
-def _finer(path: Path) -> bool:
+def _finer(path: FieldPath) -> bool:
     """Whether a missing `path` is reported key by key rather than whole: labels and annotations (some
     keys are bookkeeping), and the parents of exempt paths."""
     if path[0] == "metadata" and len(path) < 3:
@@ -355,7 +362,9 @@ def _finer(path: Path) -> bool:
     return any(e[: len(path)] == path for e in _HAND_MADE_EXEMPT)
 
 
-def _unset_by(tree: Mapping[str, Any], live: Any, manifest: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+def _unset_by(
+    tree: Mapping[str, Any], live: Any, manifest: Any, path: FieldPath
+) -> Iterator[tuple[FieldPath, Any]]:
     """Walk a fieldsV1 set over the live object and the manifest together; yield the highest paths
     that exist live and not in the manifest."""
     for key, sub in tree.items():
