@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 # Tests and benchmarks run with the pinned toolchain first on PATH.
 TOOLBIN = $(shell scripts/toolchain.sh)
 
-.PHONY: setup toolchain venv postgres demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics clean
+.PHONY: setup toolchain venv postgres demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift clean
 
 setup: toolchain venv  ## Build the pinned toolchain (cached) and the Python environment (locked).
 
@@ -50,13 +50,16 @@ fmt: venv
 	@$(VENV)/bin/ruff format src tests bench
 	@$(VENV)/bin/ruff check --fix src tests bench
 
-bench: bench-validate bench-deploy bench-metrics
+bench: bench-validate bench-deploy bench-metrics bench-drift
 
 bench-validate: setup
 	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/validate.py
 
 bench-deploy: setup
 	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/deploy.py
+
+bench-drift: setup  ## gripctl drift of a 30-release example-like platform on the sandbox (target < 2 s).
+	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/drift.py
 
 bench-metrics: setup postgres
 	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(VENV)/bin/python bench/metrics.py

@@ -27,6 +27,7 @@ from gripctl.adapters.kubeconfig import keep_kubeconfig_credentials_in_memory
 from gripctl.errors import ClusterError
 
 Obj = dict[str, Any]
+ApiError = k8s.ApiException  # a refused request (403, 404, 422, ...): `.status` and `.reason` say why
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,23 @@ KINDS: dict[str, Kind] = {
         Kind("Lease", "apis/coordination.k8s.io/v1", "leases"),
     )
 }
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    """Any kind the API server serves, found by discovery (built-in, aggregated or from a CRD)."""
+
+    api_version: str  # "v1", "apps/v1", "cert-manager.io/v1"
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        prefix = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            prefix += f"/namespaces/{namespace}"
+        prefix += f"/{self.plural}"
+        return f"{prefix}/{name}" if name else prefix
 
 
 class Conflict(Exception):
@@ -102,6 +120,8 @@ class Kube:
             ) from None
         self._config.retries = 1  # fail fast when the cluster is down; callers decide about retrying
         self._local = threading.local()
+        self._discovery: dict[str, dict[str, ApiResource] | None] = {}  # api_version -> kind -> resource
+        self._discovery_lock = threading.Lock()
 
     @property
     def server(self) -> str:
@@ -122,6 +142,7 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         body: Obj | None = None,
         timeout: float = 30.0,
+        content_type: str = "application/json",
     ) -> Any:
         """One HTTP request; returns the urllib3 response (not yet read). Non-2xx raises."""
         api = self._api()
@@ -129,7 +150,7 @@ class Kube:
             method,
             path,
             query_params=query or [],
-            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            header_params={"Accept": "application/json", "Content-Type": content_type},
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -156,9 +177,12 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         body: Obj | None = None,
         timeout: float = 30.0,
+        content_type: str = "application/json",
     ) -> Any:
         try:
-            resp = self._request(method, path, query=query, body=body, timeout=timeout)
+            resp = self._request(
+                method, path, query=query, body=body, timeout=timeout, content_type=content_type
+            )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterError(
                 f"the Kubernetes API at {self.server} (context {self.target.context or '(current)'}) "
@@ -238,6 +262,80 @@ class Kube:
             "Event", namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={kind}"
         )
         return sorted(items, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+
+    # -- any kind, by discovery (drift) -------------------------------------------------------------
+
+    def resource(self, api_version: str, kind: str) -> ApiResource | None:
+        """Where `kind` of `api_version` lives, from the API server's discovery document (cached per
+        group version); None when the server does not serve it (e.g. its CRD was deleted)."""
+        with self._discovery_lock:
+            known = self._discovery.get(api_version, {})
+        if api_version not in self._discovery:
+            prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            try:
+                doc = self._call("GET", prefix)
+            except k8s.ApiException as exc:
+                if exc.status != 404:
+                    raise
+                doc = None
+            found: dict[str, ApiResource] | None = None
+            if isinstance(doc, dict):
+                found = {}
+                for item in doc.get("resources") or []:
+                    if "/" in str(item.get("name", "")):
+                        continue  # a subresource (deployments/scale, pods/log)
+                    res = ApiResource(
+                        api_version, str(item["kind"]), str(item["name"]), bool(item.get("namespaced"))
+                    )
+                    found.setdefault(res.kind, res)
+            with self._discovery_lock:
+                self._discovery[api_version] = found
+            known = found
+        return (known or {}).get(kind)
+
+    def get_at(self, path: str) -> Obj | None:
+        """GET one object by its REST path; None when it does not exist."""
+        try:
+            out: Obj = self._call("GET", path)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return out
+
+    def list_at(
+        self, resource: ApiResource, namespace: str | None, *, label_selector: str | None = None
+    ) -> list[Obj]:
+        """Every object of one resource (in one namespace, or all), each with its apiVersion and kind set."""
+        query = [("labelSelector", label_selector)] if label_selector else None
+        try:
+            data = self._call("GET", resource.path(namespace), query=query)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise
+        items: list[Obj] = data.get("items") or []
+        for item in items:
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        return items
+
+    def apply_dry_run(
+        self, resource: ApiResource, namespace: str | None, obj: Obj, field_manager: str
+    ) -> Obj:
+        """Server-side apply of `obj` with dryRun=All: the object as the API server would store it
+        (defaults, admission, conversion), persisting nothing. `force` takes every field from its
+        current owner, so the answer shows the manifest's values wherever someone else changed them."""
+        name = str((obj.get("metadata") or {}).get("name", ""))
+        query = [("dryRun", "All"), ("fieldManager", field_manager), ("force", "true")]
+        out: Obj = self._call(
+            "PATCH",
+            resource.path(namespace, name),
+            query=query,
+            body=obj,
+            content_type="application/apply-patch+yaml",  # JSON is YAML: the client sends the dict as JSON
+        )
+        return out
 
     # -- async twins -------------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.validate": ("validate",),
     "gripctl.cli.graph": ("graph",),
     "gripctl.cli.plan": ("plan", "diff"),
+    "gripctl.cli.drift": ("drift",),
     "gripctl.cli.deploy": ("deploy", "apply", "approve", "rollback", "recover", "unlock"),
     "gripctl.cli.status": ("status", "history", "verify", "runs"),
     "gripctl.cli.secrets": ("secrets",),

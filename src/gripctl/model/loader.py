@@ -15,12 +15,18 @@ from typing import Any, NoReturn
 
 from gripctl.errors import ConfigError, Location, UsageError
 from gripctl.model.graph import Graph, did_you_mean, strict_order_needs
+from gripctl.model.pointer import PointerError, parse_pointer
 from gripctl.model.settings import CONFIG_FILE
 from gripctl.model.types import (
     Approval,
+    DriftIgnoreRule,
+    DriftTarget,
     Environment,
     HttpCheck,
+    OnUnreachable,
     Platform,
+    PrometheusCheck,
+    PrometheusSettings,
     Release,
     Remediation,
     SecretsSource,
@@ -44,6 +50,7 @@ TOP_KEYS = (
     "notifications",
     "incidents",
     "secrets_rotation",  # validated by gripctl.secrets.rotation (docs/secrets.md)
+    "drift",
 )
 LEDGER_KEYS = ("url",)
 DEFAULT_KEYS = ("timeout", "remediation", "create_namespace")
@@ -59,9 +66,18 @@ RELEASE_KEYS = (
     "chart",
     "set",
     "create_namespace",
+    "drift",
 )
-HEALTH_KEYS = ("http",)
+HEALTH_KEYS = ("http", "prometheus")
+ENVIRONMENT_HEALTH_KEYS = ("prometheus",)
 HTTP_CHECK_KEYS = ("url", "expect", "timeout")
+PROMETHEUS_CHECK_KEYS = ("query", "max", "min", "for", "name")
+PROMETHEUS_KEYS = ("url", "on_unreachable", "timeout")
+DRIFT_KEYS = ("ignore",)
+DRIFT_RULE_KEYS = ("paths", "managers", "target", "reason")
+DRIFT_TARGET_KEYS = ("kind", "name", "namespace", "labels")
+# What a health query may refer to; substituted per release at load time.
+QUERY_PLACEHOLDERS = ("namespace", "release", "id")
 ENVIRONMENT_KEYS = (
     "context",
     "kubeconfig",
@@ -71,11 +87,14 @@ ENVIRONMENT_KEYS = (
     "values",
     "monitor",
     "concurrency",
+    "prometheus",
+    "health",
 )
 
 # A release folder: NNN-name, where name is a DNS label (it becomes the Helm name and namespace).
 _NUMBERED = re.compile(r"^(\d+)-(.+)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -262,8 +281,9 @@ class _Loader:
             source = sources[rid]
             served = built[source.secrets_for] if source.secrets_for else None
             built[rid] = self.release(
-                rid, source, overrides.get(rid), defaults, selected, env_names, sources, served
-            )
+                rid, source, overrides.get(rid), defaults, selected, env_names, sources, served,
+                declared=selected.name in environments,
+            )  # fmt: skip
         releases = [built[rid] for rid in sorted(built, key=lambda r: (_order(r), r))]
         self.check_unique_helm_names(releases, sources)
         # Put the numeric-prefix chain into the releases themselves, so that every consumer that reads
@@ -278,13 +298,14 @@ class _Loader:
             releases=by_id,
             raw=data,
             locations=dict(self.doc.locations),
+            drift_ignore=self.drift_rules(data.get("drift"), "drift", release=None),
         )
         Graph.from_platform(platform)  # a needs naming no release, or a cycle, fails the load
         return platform
 
     def sections_are_mappings(self) -> None:
         data = self.doc.data
-        for key in ("ledger", "policies", "notifications", "incidents"):
+        for key in ("ledger", "policies", "notifications", "incidents", "drift"):
             self.mapping(data.get(key), key)
         self.check_keys(self.mapping(data.get("ledger"), "ledger"), LEDGER_KEYS, "ledger")
 
@@ -323,6 +344,10 @@ class _Loader:
             values_files=tuple(values),
             monitor_seconds=self.duration(spec.get("monitor", 0), f"{path}.monitor"),
             concurrency=self.integer(spec.get("concurrency", 4), f"{path}.concurrency", minimum=1),
+            prometheus=self.prometheus_settings(spec["prometheus"], f"{path}.prometheus")
+            if "prometheus" in spec
+            else None,
+            prometheus_checks=self.environment_health(spec.get("health"), f"{path}.health"),
         )
 
     # -- releases ------------------------------------------------------------------------------------
@@ -449,6 +474,8 @@ class _Loader:
         env_names: list[str],
         sources: dict[str, _Source],
         served: Release | None,
+        *,
+        declared: bool,
     ) -> Release:
         path = f"releases.{rid}"
         spec = self.mapping(spec, path)
@@ -491,6 +518,10 @@ class _Loader:
         remediation_value, remediation_path = _setting("remediation", spec, path, defaults, "rollback")
         remediation = self.choice(remediation_value, tuple(Remediation), remediation_path)
         create_namespace = self.boolean(*_setting("create_namespace", spec, path, defaults, True))
+        checks = self.release_prometheus_checks(
+            spec.get("health"), f"{path}.health", environment, declared=declared
+        )
+        placeholders = {"namespace": namespace, "release": name, "id": rid}
 
         return Release(
             id=rid,
@@ -508,6 +539,8 @@ class _Loader:
             remediation=Remediation(remediation),
             http_checks=self.http_checks(spec.get("health"), f"{path}.health"),
             create_namespace=create_namespace,
+            prometheus_checks=tuple(_substitute(check, placeholders) for check in checks),
+            drift_ignore=self.drift_rules(spec.get("drift"), f"{path}.drift", release=rid),
         )
 
     def values_files(
@@ -572,6 +605,171 @@ class _Loader:
             )
         return tuple(checks)
 
+    # -- health queries and drift rules --------------------------------------------------------------
+
+    def number(self, value: Any, key_path: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(f"expected a number, got {_kind(value)} {value!r}", key_path)
+        return float(value)
+
+    def prometheus_settings(self, value: Any, path: str) -> PrometheusSettings:
+        spec = self.mapping(value, path)
+        self.check_keys(spec, PROMETHEUS_KEYS, path)
+        if "url" not in spec:
+            self.fail(
+                "prometheus needs a url", path, hint="for example url: http://prometheus.monitoring:9090"
+            )
+        url = self.string(spec["url"], f"{path}.url")
+        if not url.startswith(("http://", "https://")):
+            self.fail(f"prometheus url {url!r} must start with http:// or https://", f"{path}.url")
+        choices = tuple(OnUnreachable)
+        on_unreachable = self.choice(spec.get("on_unreachable", "fail"), choices, f"{path}.on_unreachable")
+        return PrometheusSettings(
+            url=url.rstrip("/"),
+            on_unreachable=OnUnreachable(on_unreachable),
+            timeout_seconds=self.duration(spec.get("timeout", 5), f"{path}.timeout"),
+        )
+
+    def environment_health(self, value: Any, path: str) -> tuple[PrometheusCheck, ...]:
+        health = self.mapping(value, path)
+        self.check_keys(health, ENVIRONMENT_HEALTH_KEYS, path)
+        return self.prometheus_checks(health.get("prometheus"), f"{path}.prometheus")
+
+    def release_prometheus_checks(
+        self, value: Any, path: str, environment: Environment, *, declared: bool
+    ) -> tuple[PrometheusCheck, ...]:
+        """The release's own `health.prometheus`, else the environment's default; checked against the
+        environment having a Prometheus to ask (the neutral default environment is never asked)."""
+        health = self.mapping(value, path)
+        if "prometheus" in health:
+            checks = self.prometheus_checks(health["prometheus"], f"{path}.prometheus")
+            where = f"{path}.prometheus"
+        else:
+            checks = environment.prometheus_checks
+            where = f"environments.{environment.name}.health.prometheus"
+        if checks and declared and environment.prometheus is None:
+            self.fail(
+                f"health.prometheus queries need a Prometheus, and environment {environment.name!r} "
+                "names none",
+                where,
+                hint=f"add environments.{environment.name}.prometheus.url, or declare the queries under "
+                "the environments that have one (environments.<env>.health.prometheus)",
+            )
+        return checks
+
+    def prometheus_checks(self, value: Any, path: str) -> tuple[PrometheusCheck, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail(f"expected a list of queries, got a {_kind(value)}", path)
+        checks = []
+        for index, item in enumerate(value):
+            item_path = f"{path}[{index}]"
+            item = self.mapping(item, item_path)
+            self.check_keys(item, PROMETHEUS_CHECK_KEYS, item_path)
+            if "query" not in item:
+                self.fail("a prometheus health check needs a query", item_path)
+            query = self.string(item["query"], f"{item_path}.query").strip()
+            for match in _PLACEHOLDER.finditer(query):
+                if match.group(1) not in QUERY_PLACEHOLDERS:
+                    self.fail(
+                        f"unknown placeholder ${{{match.group(1)}}} in the query",
+                        f"{item_path}.query",
+                        hint=did_you_mean(match.group(1), QUERY_PLACEHOLDERS)
+                        or "placeholders: " + ", ".join(f"${{{p}}}" for p in QUERY_PLACEHOLDERS),
+                    )
+            high = self.number(item["max"], f"{item_path}.max") if "max" in item else None
+            low = self.number(item["min"], f"{item_path}.min") if "min" in item else None
+            if high is None and low is None:
+                self.fail(
+                    "a prometheus health check needs a threshold: max, min or both",
+                    item_path,
+                    hint="for example max: 0.05 (breached when the query's value is above it)",
+                )
+            if high is not None and low is not None and high < low:
+                self.fail(f"max ({high:g}) is below min ({low:g}): no value could pass", f"{item_path}.max")
+            checks.append(
+                PrometheusCheck(
+                    query=query,
+                    max=high,
+                    min=low,
+                    for_seconds=self.duration(item.get("for", 0), f"{item_path}.for"),
+                    name=self.string(item["name"], f"{item_path}.name") if "name" in item else "",
+                    location=self.doc.location(item_path),
+                )
+            )
+        return tuple(checks)
+
+    def drift_rules(self, value: Any, path: str, *, release: str | None) -> tuple[DriftIgnoreRule, ...]:
+        drift = self.mapping(value, path)
+        self.check_keys(drift, DRIFT_KEYS, path)
+        raw = drift.get("ignore")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail(f"expected a list of ignore rules, got a {_kind(raw)}", f"{path}.ignore")
+        rules = []
+        for index, item in enumerate(raw):
+            item_path = f"{path}.ignore[{index}]"
+            item = self.mapping(item, item_path)
+            self.check_keys(item, DRIFT_RULE_KEYS, item_path)
+            paths = self.strings_allow_empty(item.get("paths"), f"{item_path}.paths")
+            for number, text in enumerate(paths):
+                try:
+                    parse_pointer(text)
+                except PointerError as exc:
+                    self.fail(
+                        str(exc),
+                        f"{item_path}.paths[{number}]",
+                        hint="write a JSON pointer such as /spec/replicas or /metadata/labels/app; "
+                        "* matches any one key or list index",
+                    )
+            managers = self.strings(item.get("managers"), f"{item_path}.managers")
+            if not paths and not managers:
+                self.fail(
+                    "an ignore rule needs paths (JSON pointers), managers (field managers), or both",
+                    item_path,
+                    hint="for example paths: [/spec/replicas], or managers: [kube-controller-manager]; "
+                    'paths: [""] ignores whole objects',
+                )
+            rules.append(
+                DriftIgnoreRule(
+                    paths=tuple(paths),
+                    managers=tuple(managers),
+                    target=self.drift_target(item.get("target"), f"{item_path}.target"),
+                    reason=self.string(item["reason"], f"{item_path}.reason") if "reason" in item else "",
+                    release=release,
+                    location=self.doc.location(item_path),
+                )
+            )
+        return tuple(rules)
+
+    def strings_allow_empty(self, value: Any, key_path: str) -> list[str]:
+        """A list of strings where "" is meaningful (the empty JSON pointer)."""
+        if value is None:
+            return []
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            self.fail(f"expected a list of strings, got a {_kind(value)}", key_path)
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                self.fail(f"expected a string, got {_kind(item)} {item!r}", f"{key_path}[{index}]")
+        return list(items)
+
+    def drift_target(self, value: Any, path: str) -> DriftTarget:
+        spec = self.mapping(value, path)
+        self.check_keys(spec, DRIFT_TARGET_KEYS, path)
+
+        def text(key: str) -> str | None:
+            return self.string(spec[key], f"{path}.{key}") if key in spec else None
+
+        return DriftTarget(
+            kind=text("kind"),
+            name=text("name"),
+            namespace=text("namespace"),
+            labels=self.scalar_map(spec.get("labels"), f"{path}.labels"),
+        )
+
     def check_unique_helm_names(self, releases: list[Release], sources: dict[str, _Source]) -> None:
         seen: dict[tuple[str, str], Release] = {}
         for release in releases:
@@ -601,6 +799,15 @@ def _setting(
     if key in spec:
         return spec[key], f"{path}.{key}"
     return defaults.get(key, fallback), f"defaults.{key}"
+
+
+def _substitute(check: PrometheusCheck, values: dict[str, str]) -> PrometheusCheck:
+    """The check with `${namespace}`, `${release}` and `${id}` replaced in its query and name (the query's
+    placeholders were checked at parse time)."""
+    query = _PLACEHOLDER.sub(lambda m: values[m.group(1)], check.query)
+    # A name is a label: an unknown ${...} in it is left as written rather than refused.
+    name = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), check.name)
+    return replace(check, query=query, name=name)
 
 
 def _order(rid: str) -> int:

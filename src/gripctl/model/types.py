@@ -7,6 +7,7 @@ The file format is documented in docs/config.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +35,70 @@ class HttpCheck:
     url: str
     expect_status: int = 200
     timeout_seconds: float = 5.0
+
+
+class OnUnreachable(StrEnum):
+    """What verification does when the environment's Prometheus does not answer."""
+
+    fail = "fail"  # the health check fails (and the release is remediated like any failed check)
+    warn = "warn"  # the check is skipped with a warning
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    """An environment's Prometheus: where health queries are sent (`environments.<env>.prometheus`)."""
+
+    url: str
+    on_unreachable: OnUnreachable = OnUnreachable.fail
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class PrometheusCheck:
+    """A health query with a threshold: breached when its value is above `max` (or below `min`) for
+    `for_seconds` on end. `${namespace}`, `${release}` and `${id}` are already substituted."""
+
+    query: str
+    max: float | None = None
+    min: float | None = None
+    for_seconds: float = 0.0
+    name: str = ""  # optional label for messages; the query is shown when empty
+    location: Location | None = None  # where it is declared, for messages
+
+    @property
+    def label(self) -> str:
+        return self.name or self.query
+
+
+@dataclass(frozen=True)
+class DriftTarget:
+    """Which live objects a drift ignore rule applies to; an unset field matches every object.
+
+    `kind`, `name` and `namespace` are shell-style globs (`*`, `?`, `[a-z]`); `labels` must all match.
+    """
+
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.kind is None and self.name is None and self.namespace is None and not self.labels
+
+
+@dataclass(frozen=True)
+class DriftIgnoreRule:
+    """Differences that are not drift (docs/drift.md): fields at `paths` (JSON pointers, `*` matching
+    any one segment, `""` the whole object), or fields owned by one of `managers` (field managers in
+    the live object's managedFields), in objects that match `target`."""
+
+    paths: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+    target: DriftTarget = field(default_factory=DriftTarget)
+    reason: str = ""
+    release: str | None = None  # the release it is declared under; None for the global `drift:`
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +134,9 @@ class Release:
     remediation: Remediation = Remediation.rollback
     http_checks: tuple[HttpCheck, ...] = ()
     create_namespace: bool = True
+    # The environment's default applies when the release declares no `health.prometheus` of its own.
+    prometheus_checks: tuple[PrometheusCheck, ...] = ()
+    drift_ignore: tuple[DriftIgnoreRule, ...] = ()  # the release's own rules; Platform has the global ones
 
 
 @dataclass(frozen=True)
@@ -82,6 +150,8 @@ class Environment:
     values_files: tuple[Path, ...] = ()  # environment-wide values, applied to every release
     monitor_seconds: float = 0.0  # post-deploy monitoring window
     concurrency: int = 4
+    prometheus: PrometheusSettings | None = None
+    prometheus_checks: tuple[PrometheusCheck, ...] = ()  # default `health.prometheus` of every release
 
 
 @dataclass(frozen=True)
@@ -97,6 +167,11 @@ class Platform:
     # Where each key of gripctl.yaml sits, by key path ("releases.020-cluster-issuers.needs[0]"), so
     # that other rooms (validate, policies) can point at the line too. Empty for hand-built platforms.
     locations: dict[str, Location] = field(default_factory=dict)
+    drift_ignore: tuple[DriftIgnoreRule, ...] = ()  # the global `drift.ignore` rules
+
+    def drift_rules(self, release_id: str) -> tuple[DriftIgnoreRule, ...]:
+        """The ignore rules that apply to one release: the global ones, then the release's own."""
+        return (*self.drift_ignore, *self.release(release_id).drift_ignore)
 
     def release(self, release_id: str) -> Release:
         try:

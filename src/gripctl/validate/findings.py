@@ -55,6 +55,15 @@ CHECKS: dict[str, tuple[Severity, str]] = {
     "image-pinned": (Severity.error, "images are pinned to a tag other than latest, or a digest"),
     "chart-version": (Severity.error, "a chart whose files changed against --base has a new version"),
     "image-scan": (Severity.error, "images have no known HIGH/CRITICAL vulnerabilities (trivy)"),
+    "drift-ignore": (Severity.warning, "every drift ignore rule in gripctl.yaml matches a rendered object"),
+    "prometheus-query": (
+        Severity.error,
+        "health.prometheus queries parse (asked of the environment's Prometheus)",
+    ),
+    "prometheus-reachable": (
+        Severity.warning,
+        "the environment's Prometheus answers, so that its health queries could be checked",
+    ),
 }
 
 

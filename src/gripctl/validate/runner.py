@@ -364,10 +364,21 @@ async def validate(platforms: Sequence[Platform], selected: Sequence[str] | None
         workers, _repo_checks, first.root, chosen(first), policies, options.base
     )
     runs = [_EnvRun(p, chosen(p), options, limit, policies) for p in platforms]
+    queries = None
+    if policies.enabled("prometheus-query") and any(p.environment.prometheus for p in platforms):
+        from gripctl.validate.live_rules import prometheus_findings
+
+        queries = asyncio.ensure_future(prometheus_findings(platforms, selected))
     await asyncio.gather(*(r.run() for r in runs))
 
     findings = [f for r in runs for f in r.findings]
     objects = [o for r in runs for o in r.objects]
+    if policies.enabled("drift-ignore"):
+        from gripctl.validate.live_rules import drift_rule_findings
+
+        findings += drift_rule_findings(first, objects, selected)
+    if queries is not None:
+        findings += await queries
     if policies.enabled("image-scan"):
         findings += await images.scan_images(_images(objects), concurrency=options.concurrency)
     try:

@@ -1,0 +1,95 @@
+"""A real Prometheus server on loopback for tests (the `prometheus` binary of the pinned toolchain).
+
+`prometheus_server` starts one per test module that asks for it, scraping itself every second, with its
+storage in a temporary folder; tests that need it skip with a clear reason when the binary is absent.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gripctl.adapters.toolchain import find_tool
+from gripctl.errors import ToolMissingError
+
+
+def prometheus_binary() -> str | None:
+    """The toolchain's `prometheus` (found the way gripctl finds every tool), else None."""
+    try:
+        return find_tool("prometheus")
+    except ToolMissingError:
+        return None
+
+
+needs_prometheus = pytest.mark.skipif(
+    prometheus_binary() is None,
+    reason="no `prometheus` binary in the toolchain or on PATH (the pinned toolchain builds it: make setup)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a running Prometheus that has scraped itself at least twice."""
+    binary = prometheus_binary()
+    if binary is None:
+        pytest.skip("no `prometheus` binary in the toolchain or on PATH (make setup builds it)")
+    folder: Path = tmp_path_factory.mktemp("prometheus")
+    port = free_port()
+    config = folder / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: self\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    )
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"prometheus exited with {process.returncode}: {(folder / 'prometheus.log').read_text()}"
+                )
+            try:
+                answer = httpx.get(
+                    f"{url}/api/v1/query", params={"query": "count_over_time(up[1m])"}, timeout=2
+                )
+                result = answer.json()["data"]["result"]
+                if result and float(result[0]["value"][1]) >= 2:
+                    break
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("prometheus did not scrape itself within 60s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
