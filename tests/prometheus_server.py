@@ -6,10 +6,11 @@ storage in a temporary folder; tests that need it skip with a clear reason when 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -39,19 +40,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a running Prometheus that has scraped itself at least twice."""
+@contextlib.contextmanager
+def running_prometheus(folder: Path, targets: Sequence[str] = ()) -> Iterator[str]:
+    """A Prometheus scraping itself and `targets` (host:port) every second; its URL once it has scraped
+    itself twice. Stopped on exit."""
     binary = prometheus_binary()
     if binary is None:
         pytest.skip("no `prometheus` binary in the toolchain or on PATH (make setup builds it)")
-    folder: Path = tmp_path_factory.mktemp("prometheus")
     port = free_port()
     config = folder / "prometheus.yml"
+    scraped = ", ".join(f"'{t}'" for t in (f"127.0.0.1:{port}", *targets))
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
-        f"  - job_name: self\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+        f"  - job_name: test\n    static_configs: [{{targets: [{scraped}]}}]\n"
     )
     log = (folder / "prometheus.log").open("wb")
     process = subprocess.Popen(
@@ -74,7 +76,9 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
                 )
             try:
                 answer = httpx.get(
-                    f"{url}/api/v1/query", params={"query": "count_over_time(up[1m])"}, timeout=2
+                    f"{url}/api/v1/query",
+                    params={"query": f'count_over_time(up{{instance="127.0.0.1:{port}"}}[1m])'},
+                    timeout=2,
                 )
                 result = answer.json()["data"]["result"]
                 if result and float(result[0]["value"][1]) >= 2:
@@ -93,3 +97,10 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a running Prometheus that has scraped itself at least twice."""
+    with running_prometheus(tmp_path_factory.mktemp("prometheus")) as url:
+        yield url

@@ -96,6 +96,7 @@ def make_platform(
     monitor: str = "0s",
     concurrency: int = 4,
     release_extra: Mapping[str, Mapping[str, object]] | None = None,
+    environment_extra: Mapping[str, object] | None = None,
 ) -> SynthPlatform:
     """`needs` maps release ids (`NNN-name`, in any order) to the ids they need."""
     env = f"sbx{uuid.uuid4().hex[:6]}"
@@ -117,6 +118,7 @@ def make_platform(
         "kubeconfig": str(kubeconfig),
         "monitor": monitor,
         "concurrency": concurrency,
+        **(environment_extra or {}),
     }
     config = {
         "apiVersion": "gripctl/v1",

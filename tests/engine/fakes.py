@@ -122,6 +122,7 @@ class FakeCluster:
         timeout_seconds: float,
         monitor_seconds: float,
         http_checks: tuple[HttpCheck, ...],
+        signals: object,
         on_phase: PhaseCallback,
     ) -> VerifyResult:
         self.verified.append(manifest)

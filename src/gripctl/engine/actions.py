@@ -18,6 +18,7 @@ from gripctl.adapters.helm import HistoryEntry, Values
 from gripctl.engine.events import Emitter, EventKind, Phase
 from gripctl.engine.ports import ClusterPort, HelmPort
 from gripctl.engine.release import Goal, ReleaseRun
+from gripctl.engine.signals import PrometheusWatch
 from gripctl.errors import ToolError
 from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import ActionKind, ActionOutcome
@@ -176,6 +177,7 @@ class Verify:
             timeout_seconds=release.timeout_seconds,
             monitor_seconds=self.monitor_seconds,
             http_checks=release.http_checks,
+            signals=_signals(ctx, rr),
             on_phase=on_phase,
         )
         rr.verified = result.ok
@@ -207,6 +209,18 @@ class Verify:
             ctx.note(rr, EventKind.note, rr.failure)
             return
         _fail(ctx, rr, result.reason, revision=rr.revision, failed_at=rr.failed_at)
+
+
+def _signals(ctx: ActionContext, rr: ReleaseRun) -> PrometheusWatch | None:
+    """The release's Prometheus queries, when it has any and its environment names a Prometheus."""
+    settings = ctx.platform.environment.prometheus
+    if settings is None or not rr.release.prometheus_checks:
+        return None
+    return PrometheusWatch(
+        settings,
+        rr.release.prometheus_checks,
+        warn=lambda message: ctx.note(rr, EventKind.note, message),  # recorded: a check was skipped
+    )
 
 
 def _start_remediation(ctx: ActionContext, rr: ReleaseRun) -> None:

@@ -17,6 +17,7 @@ from typing import Protocol
 from gripctl.adapters import helm
 from gripctl.adapters.helm import HistoryEntry, KubeTarget, Values
 from gripctl.adapters.kube import Kube
+from gripctl.engine.signals import PrometheusWatch
 from gripctl.engine.verify import ClusterView, VerifyResult, verify_release
 from gripctl.model.types import HttpCheck, Release
 
@@ -62,6 +63,7 @@ class ClusterPort(Protocol):
         timeout_seconds: float,
         monitor_seconds: float,
         http_checks: tuple[HttpCheck, ...],
+        signals: PrometheusWatch | None,
         on_phase: PhaseCallback,
     ) -> VerifyResult: ...
 
@@ -138,6 +140,7 @@ class LiveCluster:
         timeout_seconds: float,
         monitor_seconds: float,
         http_checks: tuple[HttpCheck, ...],
+        signals: PrometheusWatch | None,
         on_phase: PhaseCallback,
     ) -> VerifyResult:
         return await verify_release(
@@ -148,5 +151,6 @@ class LiveCluster:
             timeout_seconds=timeout_seconds,
             monitor_seconds=monitor_seconds,
             http_checks=http_checks,
+            signals=signals,
             on_phase=on_phase,
         )

@@ -20,6 +20,7 @@ import httpx
 
 from gripctl import manifest
 from gripctl.adapters.kube import Informer, Kube, Obj
+from gripctl.engine.signals import PrometheusWatch
 from gripctl.errors import ClusterError
 from gripctl.model.types import HttpCheck
 
@@ -45,6 +46,7 @@ class Target:
     namespace: str
     name: str
     selector: dict[str, str] = field(default_factory=dict)  # Service spec.selector
+    api_version: str = ""  # for kinds found by discovery (cert-manager's Certificate)
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name}"
@@ -63,6 +65,8 @@ def targets_of(text: str, namespace: str) -> list[Target]:
             selector = spec.get("selector") or {}
             if selector and spec.get("type") != "ExternalName":
                 out.append(Target(kind, ns, name, {str(k): str(v) for k, v in selector.items()}))
+        elif kind == "Certificate" and str(obj.get("apiVersion", "")).startswith("cert-manager.io/"):
+            out.append(Target(kind, ns, name, api_version=str(obj["apiVersion"])))
     return out
 
 
@@ -70,7 +74,8 @@ def targets_of(text: str, namespace: str) -> list[Target]:
 class Health:
     state: str  # healthy | progressing | failed
     reason: str = ""
-    pod: tuple[str, str] | None = None  # (namespace, name) of the pod that failed, for its last event
+    # (kind, namespace, name) of the object that failed or holds things up: its events go in the reason
+    culprit: tuple[str, str, str] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -122,7 +127,11 @@ def workload_progress(obj: Obj, min_generation: int = 0) -> Health:
     if kind == "Deployment":
         cond = _condition(obj, "Progressing")
         if cond and cond.get("reason") == "ProgressDeadlineExceeded":
-            return Health("failed", f"{label}: progress deadline exceeded ({cond.get('message', '')})")
+            return Health(
+                "failed",
+                f"{label}: progress deadline exceeded ({cond.get('message', '')})",
+                (str(kind), str(meta.get("namespace", "")), str(name)),
+            )
         # The same three questions as `kubectl rollout status`.
         want = _int(spec.get("replicas"), 1)
         updated, available = _int(status.get("updatedReplicas")), _int(status.get("availableReplicas"))
@@ -155,7 +164,11 @@ def workload_progress(obj: Obj, min_generation: int = 0) -> Health:
     elif kind == "Job":
         failed = _condition(obj, "Failed")
         if failed and failed.get("status") == "True":
-            return Health("failed", f"{label} failed: {failed.get('reason', '')} {failed.get('message', '')}")
+            return Health(
+                "failed",
+                f"{label} failed: {failed.get('reason', '')} {failed.get('message', '')}",
+                (str(kind), str(meta.get("namespace", "")), str(name)),
+            )
         complete = _condition(obj, "Complete")
         if not (complete and complete.get("status") == "True"):
             return Health("progressing", f"{label}: not complete yet")
@@ -279,7 +292,7 @@ def evaluate(view: ClusterView, targets: list[Target], baseline: Baseline) -> He
         if problem:
             meta = pod.get("metadata") or {}
             ns, name = str(meta.get("namespace")), str(meta.get("name"))
-            return Health("failed", f"pod {name}: {problem}", (ns, name))
+            return Health("failed", f"pod {name}: {problem}", ("Pod", ns, name))
     waiting: list[str] = []
     for t in targets:
         if t.kind in WORKLOADS:
@@ -317,7 +330,7 @@ def evaluate(view: ClusterView, targets: list[Target], baseline: Baseline) -> He
             why = cond.get("reason") or (unready.get("status") or {}).get("phase") or "not ready"
             waiting.append(f"pod {meta.get('name')} not ready ({why})")
             return Health(
-                "progressing", "; ".join(waiting), (str(meta.get("namespace")), str(meta.get("name")))
+                "progressing", "; ".join(waiting), ("Pod", str(meta.get("namespace")), str(meta.get("name")))
             )
         return Health("progressing", "; ".join(waiting))
     return Health("healthy")
@@ -366,17 +379,43 @@ class VerifyResult:
     failed_at: float | None = None  # time.time() when the failure was seen (for detection latency)
 
 
-async def _last_event(kube: Kube, pod: tuple[str, str] | None) -> str:
-    if pod is None:
+async def _last_events(kube: Kube, culprit: tuple[str, str, str] | None, count: int = 2) -> str:
+    """The last events of the object that failed (or holds things up), for the failure reason: what
+    `kubectl describe` would show an operator, as far as the cluster can tell."""
+    if culprit is None:
         return ""
+    kind, namespace, name = culprit
     try:
-        events = await kube.aevents_for(pod[0], pod[1])
-    except Exception:  # the reason is still useful without the event
+        events = await kube.aevents_for(namespace, name, kind)
+    except Exception:  # the reason is still useful without the events
         return ""
-    if not events:
+    lines = []
+    for e in events[-count:]:
+        line = f"{e.get('reason', '')}: {' '.join(str(e.get('message', '')).split())}"
+        if line not in lines:
+            lines.append(line)
+    if not lines:
         return ""
-    last = events[-1]
-    return f"; last event: {last.get('reason', '')}: {str(last.get('message', '')).strip()}"
+    return f"; last event{'s' if len(lines) > 1 else ''}: " + "; ".join(lines)
+
+
+def certificates_problem(kube: Kube, targets: list[Target]) -> str | None:
+    """cert-manager Certificates of the release that are not Ready yet (None: all Ready, or none).
+    Read directly: their CRD may not exist, so they are not among the watched kinds."""
+    for t in targets:
+        if t.kind != "Certificate":
+            continue
+        resource = kube.resource(t.api_version, "Certificate")
+        if resource is None:
+            continue  # cert-manager's CRD is not installed: nothing to wait for
+        live = kube.get_at(resource.path(t.namespace, t.name))
+        if live is None:
+            return f"{t}: not found yet"
+        ready = _condition(live, "Ready")
+        if not ready or ready.get("status") != "True":
+            why = f" ({ready.get('reason', '')}: {ready.get('message', '')})" if ready else ""
+            return f"{t}: not Ready{why}"
+    return None
 
 
 async def check_http(checks: tuple[HttpCheck, ...], deadline: float) -> str | None:
@@ -402,6 +441,20 @@ async def check_http(checks: tuple[HttpCheck, ...], deadline: float) -> str | No
     return None
 
 
+async def _wait(view: ClusterView, signals: PrometheusWatch | None, timeout: float) -> None:
+    """Until the cluster changes, a health query fails, or `timeout` passes."""
+    if signals is None:
+        await view.wait_change(timeout)
+        return
+    changed = asyncio.ensure_future(view.wait_change(timeout))
+    breached = asyncio.ensure_future(signals.changed.wait())
+    try:
+        await asyncio.wait({changed, breached}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        changed.cancel()
+        breached.cancel()
+
+
 async def verify_release(
     kube: Kube,
     view: ClusterView,
@@ -411,36 +464,78 @@ async def verify_release(
     timeout_seconds: float,
     monitor_seconds: float = 0.0,
     http_checks: tuple[HttpCheck, ...] = (),
+    signals: PrometheusWatch | None = None,
     on_phase: Callable[[str, str], None] = lambda _phase, _msg: None,
 ) -> VerifyResult:
-    """Wait until the release is healthy (or fails, or times out), then watch the monitoring window."""
+    """Wait until the release is healthy (or fails, or times out), then watch the monitoring window.
+
+    Healthy means: rolled out (workloads, pods, endpoints), its cert-manager Certificates Ready, its
+    HTTP checks answering, and none of its Prometheus queries (`signals`) breached — during the
+    rollout, right after it, and all through the monitoring window.
+    """
+    if signals is not None:
+        signals.start()
+    try:
+        return await _verify(
+            kube,
+            view,
+            manifest_text,
+            namespace,
+            timeout_seconds,
+            monitor_seconds,
+            http_checks,
+            signals,
+            on_phase,
+        )
+    finally:
+        if signals is not None:
+            await signals.stop()
+
+
+async def _verify(
+    kube: Kube,
+    view: ClusterView,
+    manifest_text: str,
+    namespace: str,
+    timeout_seconds: float,
+    monitor_seconds: float,
+    http_checks: tuple[HttpCheck, ...],
+    signals: PrometheusWatch | None,
+    on_phase: Callable[[str, str], None],
+) -> VerifyResult:
     started = time.monotonic()
     deadline = started + timeout_seconds
     targets = targets_of(manifest_text, namespace)
     baseline = await asyncio.to_thread(take_baseline, kube, view, targets)
     last_reason = ""
+
+    def failed(reason: str) -> VerifyResult:
+        return VerifyResult(False, reason, time.monotonic() - started, time.time())
+
     while True:
+        if signals is not None and signals.failure:
+            return failed(signals.failure)
         health = evaluate(view, targets, baseline)
         if health.failed:
-            seen = time.time()
-            return VerifyResult(
-                False, health.reason + await _last_event(kube, health.pod), time.monotonic() - started, seen
-            )
+            return failed(health.reason + await _last_events(kube, health.culprit))
         if health.healthy:
-            break
+            waiting = await asyncio.to_thread(certificates_problem, kube, targets)
+            if waiting is None:
+                break
+            health = Health("progressing", waiting)
         if health.reason != last_reason:
             last_reason = health.reason
             on_phase("verifying", health.reason)
         now = time.monotonic()
         if now >= deadline:
-            why = f"timed out after {timeout_seconds:.0f}s: {health.reason}" + await _last_event(
-                kube, health.pod
-            )
-            return VerifyResult(False, why, now - started, time.time())
-        await view.wait_change(min(deadline - now, 2.0))
+            why = f"timed out after {timeout_seconds:.0f}s: {health.reason}"
+            return failed(why + await _last_events(kube, health.culprit))
+        await _wait(view, signals, min(deadline - now, 2.0))
     problem = await check_http(http_checks, deadline)
     if problem:
-        return VerifyResult(False, problem, time.monotonic() - started, time.time())
+        return failed(problem)
+    if signals is not None and (breach := await signals.check_now()):
+        return failed(breach)
     if monitor_seconds > 0:
         # From now on any restart counts, and losing readiness is a failure, not progress.
         baseline = await asyncio.to_thread(take_baseline, kube, view, targets)
@@ -448,15 +543,15 @@ async def verify_release(
         on_phase("monitoring", f"watching for {monitor_seconds:.0f}s")
         end = time.monotonic() + monitor_seconds
         while (now := time.monotonic()) < end:
+            if signals is not None and signals.failure:
+                return failed(f"during the monitoring window: {signals.failure}")
             health = evaluate(view, targets, baseline)
             if not health.healthy:
-                seen = time.time()
                 why = health.reason if health.failed else f"lost readiness: {health.reason}"
-                return VerifyResult(
-                    False,
-                    f"during the monitoring window: {why}" + await _last_event(kube, health.pod),
-                    now - started,
-                    seen,
+                return failed(
+                    f"during the monitoring window: {why}" + await _last_events(kube, health.culprit)
                 )
-            await view.wait_change(min(end - now, 2.0))
+            await _wait(view, signals, min(end - now, 2.0))
+        if signals is not None and (breach := await signals.check_now()):
+            return failed(f"during the monitoring window: {breach}")
     return VerifyResult(True, "", time.monotonic() - started)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gripctl.engine.signals import PrometheusWatch
 from gripctl.engine.verify import Baseline, ClusterView, evaluate, targets_of, verify_release
 from gripctl.model.selection import Selection
 from gripctl.observe.snapshot import snapshot
@@ -218,6 +219,11 @@ async def verify(req: VerifyRequest) -> VerifyResult:
             release.namespace,
             timeout_seconds=req.timeout or release.timeout_seconds,
             http_checks=release.http_checks,
+            signals=(
+                PrometheusWatch(settings, release.prometheus_checks)
+                if (settings := platform.environment.prometheus) and release.prometheus_checks
+                else None
+            ),
         )
         return VerifyRow(rid, result.ok, result.reason or "healthy", round(result.seconds, 3))
 
