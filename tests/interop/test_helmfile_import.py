@@ -209,8 +209,8 @@ def test_no_needs_is_a_note_and_no_environments_is_default(tmp_path: Path) -> No
         """\
         helmDefaults: {kubeContext: ctx, createNamespace: false}
         releases:
-          - {name: app, chart: ./charts/app}
-          - {name: db, chart: ./charts/db, namespace: db, labels: {id: 005-db}}
+          - {name: app, chart: ./charts/app, values: [values/common.yaml, values/staging.yaml]}
+          - {name: db, chart: ./charts/db, namespace: db, labels: {id: 005-db}, values: [values/common.yaml]}
         """,
         name="helmfile.yaml",
     )
@@ -224,6 +224,8 @@ def test_no_needs_is_a_note_and_no_environments_is_default(tmp_path: Path) -> No
     platform = load_platform(tmp_path)
     assert platform.environment.name == "default"
     assert platform.releases["010-app"].needs == ("005-db",)  # gripctl's numeric order, as noted
+    assert [f.name for f in platform.releases["010-app"].values_files] == ["common.yaml", "staging.yaml"]
+    assert [f.name for f in platform.releases["005-db"].values_files] == ["common.yaml"]
 
 
 BAD = {
@@ -313,6 +315,34 @@ def test_never_overwrites_a_gripctl_yaml_it_did_not_write(tmp_path: Path) -> Non
     assert yaml.safe_load((tmp_path / "gripctl.yaml").read_text())["releases"] == {
         "010-app": {"chart": "charts/app"}
     }
+
+
+def test_nothing_to_import_says_why(tmp_path: Path) -> None:
+    source = _repo(
+        tmp_path,
+        "repositories: [{name: bitnami, url: https://charts.bitnami.com/bitnami}]\n"
+        "releases:\n  - {name: redis, chart: bitnami/redis}\n  - {name: pg, chart: oci://r.example/pg}\n",
+        "helmfile.yaml",
+    )
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        import_helmfile(ImportHelmfileRequest(source=source))
+    assert "nothing to import" in caught.value.message
+    assert "bitnami/redis is not a folder here" in caught.value.message
+    assert "oci://r.example/pg is remote" in caught.value.message
+    assert snapshot(tmp_path) == before
+
+
+def test_a_plain_helmfile_with_template_blocks_points_at_gotmpl(tmp_path: Path) -> None:
+    source = _repo(
+        tmp_path,
+        'releases:\n{{ if eq .Environment.Name "x" }}\n  - {name: app, chart: ./charts/app}\n{{ end }}\n',
+        "helmfile.yaml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        import_helmfile(ImportHelmfileRequest(source=source))
+    assert caught.value.hint is not None and "rename it to helmfile.yaml.gotmpl" in caught.value.hint
+    assert not (tmp_path / "gripctl.yaml").exists()
 
 
 def test_into_must_exist(tmp_path: Path) -> None:
