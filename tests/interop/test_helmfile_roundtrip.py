@@ -79,7 +79,11 @@ releases:
     name: backend
     namespace: apps
     labels: {team: web}
-    set: {replicas: "3", "ingress.hosts": "{a.example,b.example}", note: 'x\\,y'}
+    set:
+      replicas: "3"
+      ingress.hosts: "{a.example,b.example}"
+      note: 'x\\,y'
+      tpl: '\\{\\{ .Values.x \\}\\}'
     values:
       staging: [values/api-staging.yaml]
   020-worker:
@@ -96,6 +100,8 @@ environments:
 
 
 def test_release_settings_survive(tmp_path: Path) -> None:
+    """Including a set value that looks like a template: the .gotmpl export escapes it, the import
+    renders it back to the literal."""
     root = write_platform(
         tmp_path / "p",
         SMALL,

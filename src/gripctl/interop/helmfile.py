@@ -176,31 +176,25 @@ def export_helmfile(
             secret_files=[],
             sets=[_set_entry(rid, key, value, first, gaps) for key, value in release.set_values.items()],
         )
-        for index, source in enumerate(release.secrets):
+        if release.secrets and secrets is SecretsMode.plaintext:
+            # gripctl merges a release's secrets files into one document: so does the plaintext file.
+            plain = (decrypted or {}).get(rid)
+            if plain is None:
+                raise UsageError(f"no decrypted values given for {rid} (plaintext export)")
+            target = base / SECRETS_DIR / f"{rid}.yaml"
+            side.append(
+                PlannedFile(target, _plaintext_values_file(rid, plain), mode=0o600, plaintext_secrets=True)
+            )
+            export.secret_values.append(_relpath(target, base))
+        for index, source in enumerate(release.secrets if secrets is not SecretsMode.plaintext else ()):
             sops_path = source.path if source.path.is_absolute() else first.root / source.path
-            suffix = f"-{index}" if index else ""
             if secrets is SecretsMode.helm_secrets:
                 export.secret_files.append(_relpath(sops_path, base))
-            elif secrets is SecretsMode.sops:
-                target = base / SECRETS_DIR / f"{rid}{suffix}.yaml.gotmpl"
+            else:
+                target = base / SECRETS_DIR / f"{rid}{f'-{index}' if index else ''}.yaml.gotmpl"
                 side.append(PlannedFile(target, _sops_values_file(sops_path, target.parent)))
                 export.secret_values.append(_relpath(target, base))
-            else:
-                plain = (decrypted or {}).get(rid)
-                if plain is None:
-                    raise UsageError(f"no decrypted values given for {rid} (plaintext export)")
-                target = base / SECRETS_DIR / f"{rid}{suffix}.yaml"
-                side.append(
-                    PlannedFile(
-                        target, _plaintext_values_file(rid, plain), mode=0o600, plaintext_secrets=True
-                    )
-                )
-                export.secret_values.append(_relpath(target, base))
-        for entry in (
-            *export.chart.split("\n"),
-            *[v for vs in values.values() for v in vs],
-            *export.secret_values,
-        ):
+        for entry in (export.chart, *[v for vs in values.values() for v in vs], *export.secret_values):
             _no_template(entry, f"a path of release {rid}")
         releases.append(export)
     if secrets is SecretsMode.plaintext and side:
@@ -411,7 +405,7 @@ def _scalar(value: str) -> str:
 
 def _template_safe(value: str, templated: bool) -> str:
     # In a .gotmpl file every `{{` is an action: write a literal one as an action printing it.
-    return value.replace("{{", '{{ "{{" }}') if templated else value
+    return value.replace("{{", "{{`{{`}}") if templated else value
 
 
 def _condition(envs: Sequence[str]) -> str:
@@ -456,13 +450,14 @@ def _helmfile_text(
         lines.append("# Not carried over (gripctl only):")
         for gap in gaps:
             lines.extend(_comment(f"- {gap.topic}: {gap.detail}", indent="  "))
+    lines = [_template_safe(line, templated) for line in lines]
     declared = [p.environment for p in platforms if p.environment.name in p.environments]
     if declared:
         lines.append("environments:")
         for env in declared:
             if env.context:
                 lines.append(f"  {_scalar(env.name)}:")
-                lines.append(f"    kubeContext: {_scalar(_template_safe(env.context, templated))}")
+                lines.append(f"    kubeContext: {_template_safe(_scalar(env.context), templated)}")
             else:
                 lines.append(f"  {_scalar(env.name)}: {{}}")
     lines.append("helmDefaults:")
@@ -487,14 +482,14 @@ def _helmfile_text(
         if export.sets:
             lines.append("    set:")
             for entry in export.sets:
-                lines.append(f"      - name: {json.dumps(_template_safe(entry.name, templated))}")
+                lines.append(f"      - name: {_template_safe(json.dumps(entry.name), templated)}")
                 if entry.values is not None:
                     lines.append("        values:")
                     lines.extend(
-                        f"          - {json.dumps(_template_safe(v, templated))}" for v in entry.values
+                        f"          - {_template_safe(json.dumps(v), templated)}" for v in entry.values
                     )
                 else:
-                    lines.append(f"        value: {json.dumps(_template_safe(entry.value or '', templated))}")
+                    lines.append(f"        value: {_template_safe(json.dumps(entry.value or ''), templated)}")
     return "\n".join(lines) + "\n"
 
 
