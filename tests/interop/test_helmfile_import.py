@@ -345,6 +345,14 @@ def test_a_plain_helmfile_with_template_blocks_points_at_gotmpl(tmp_path: Path) 
     assert not (tmp_path / "gripctl.yaml").exists()
 
 
+def test_a_missing_helmfile_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = run_cli(monkeypatch, capsys, "import", "helmfile", str(tmp_path / "helmfile.yaml"))
+    assert run.code == 64 and "no such file" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_into_must_exist(tmp_path: Path) -> None:
     source = _repo(tmp_path, "releases:\n  - {name: app, chart: ./charts/app}\n", "helmfile.yaml")
     with pytest.raises(UsageError, match="no such folder"):

@@ -148,6 +148,8 @@ class ImportHelmfileResult:
 def import_helmfile(request: ImportHelmfileRequest) -> ImportHelmfileResult:
     """Turn the helmfile state at `request.source` into gripctl.yaml under `request.into`."""
     source = request.source if request.source.is_absolute() else Path.cwd() / request.source
+    if not source.exists():
+        raise UsageError(f"{request.source}: no such file", hint="name the helmfile state to import")
     into = (request.into or source.parent).resolve()
     if request.into is not None and not into.is_dir():
         raise UsageError(
