@@ -15,13 +15,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from interop_helpers import TEST_KEY, copy_webgrip
+from interop_helpers import TEST_KEY, copy_webgrip, same_platform
 
 from gripctl import yamlio
 from gripctl.adapters import helm
 from gripctl.model import Graph, Platform, load_platform
 from gripctl.secrets.values import merged_values
-from gripctl.service.interop import ExportHelmfileRequest, export_helmfile
+from gripctl.service.interop import (
+    ExportHelmfileRequest,
+    ImportHelmfileRequest,
+    export_helmfile,
+    import_helmfile,
+)
 
 HELMFILE = shutil.which("helmfile")
 pytestmark = pytest.mark.skipif(
@@ -108,3 +113,18 @@ def test_helmfile_deploys_in_gripctls_waves(tmp_path: Path, environment: str, ag
     if not any("/" in entry for group in groups for entry in group):  # the table shows bare names
         expected = [{entry.split("/")[-1] for entry in wave} for wave in expected]
     assert groups == expected
+
+
+def test_helmfile_build_output_imports_as_that_environment(tmp_path: Path, age_key: None) -> None:
+    """`helmfile -e ENV build` prints the state as helmfile resolved it; importing that gives back the
+    platform of that environment (and says the other environments got its values)."""
+    webgrip = copy_webgrip(tmp_path / "webgrip")
+    exported = export_helmfile(ExportHelmfileRequest(root=webgrip))
+    built = webgrip / "built.yaml"
+    built.write_text(_helmfile(Path(exported.out or ""), "staging", "build"))
+    into = tmp_path / "imported"
+    into.mkdir()
+    result = import_helmfile(ImportHelmfileRequest(source=built, into=into))
+    assert result.gaps == ()
+    assert [n.topic for n in result.notes] == ["build"]
+    same_platform(webgrip, into, "staging")

@@ -7,6 +7,7 @@ import json
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,6 +34,19 @@ def age_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(TEST_KEY))
 
 
+def _state(text: str) -> dict[str, Any]:
+    """A helmfile state as helmfile reads it: its `---` parts merged (environments come in a part of
+    their own, which helmfile v1 requires)."""
+    parts = [part for part in yaml.safe_load_all(text) if part]
+    assert len(parts) <= 2
+    if len(parts) == 2:
+        assert set(parts[0]) == {"environments"} and "environments" not in parts[1]
+    merged: dict[str, Any] = {}
+    for part in parts:
+        merged.update(part)
+    return merged
+
+
 def _entries(doc: dict[str, object]) -> list[dict[str, object]]:
     releases = doc["releases"]
     assert isinstance(releases, list)
@@ -44,7 +58,7 @@ def test_one_environment_matches_the_model(webgrip: Path, environment: str) -> N
     out = webgrip / f"helmfile-{environment}.yaml"
     result = export_helmfile(ExportHelmfileRequest(root=webgrip, environment=environment, out=out))
     platform = load_platform(webgrip, environment)
-    doc = yaml.safe_load(out.read_text())
+    doc = _state(out.read_text())
 
     assert not result.templated
     assert doc["environments"] == {environment: {"kubeContext": "gripctl-sandbox"}}
@@ -76,7 +90,7 @@ def test_one_environment_matches_the_model(webgrip: Path, environment: str) -> N
 def test_values_order_of_two_releases_spelled_out(webgrip: Path) -> None:
     out = webgrip / "helmfile.yaml"
     export_helmfile(ExportHelmfileRequest(root=webgrip, environment="production", out=out))
-    by_id = {e["labels"]["id"]: e for e in _entries(yaml.safe_load(out.read_text()))}  # type: ignore[index]
+    by_id = {e["labels"]["id"]: e for e in _entries(_state(out.read_text()))}  # type: ignore[index]
     assert by_id["950-example-services"]["values"] == [
         "envs/production/values.yaml",
         "envs/production/950-example-services.yaml",
@@ -102,14 +116,14 @@ def test_all_environments_is_a_template_that_renders_each_environment(webgrip: P
         export_helmfile(ExportHelmfileRequest(root=webgrip, environment=environment, out=single))
         rendered = render(text, Scope(environment), "helmfile.yaml.gotmpl")
         assert rendered.skipped == []
-        both = yaml.safe_load(rendered.text), yaml.safe_load(single.read_text())
+        both = _state(rendered.text), _state(single.read_text())
         assert both[0]["releases"] == both[1]["releases"]
     # helmfile's own `default` environment (no -e) gets no environment values, like gripctl's neutral one.
-    default = yaml.safe_load(render(text, Scope("default"), "h").text)
+    default = _state(render(text, Scope("default"), "h").text)
     values = {e["labels"]["id"]: e.get("values") for e in default["releases"]}
     assert values["005-tainters"] is None
     assert values["010-cert-manager-secrets"] == ["gripctl-secrets/010-cert-manager-secrets.yaml.gotmpl"]
-    assert set(yaml.safe_load(render(text, Scope("default"), "h").text)["environments"]) == set(ENVIRONMENTS)
+    assert set(_state(render(text, Scope("default"), "h").text)["environments"]) == set(ENVIRONMENTS)
 
 
 def test_sops_values_files_decrypt_what_gripctl_decrypts(webgrip: Path, age_key: None) -> None:
@@ -140,7 +154,7 @@ def test_helm_secrets_mode_prints_to_stdout(
         "--secrets", "helm-secrets",
     )  # fmt: skip
     assert run.code == 0, run.stderr
-    doc = yaml.safe_load(run.stdout)
+    doc = _state(run.stdout)
     by_id = {e["labels"]["id"]: e for e in doc["releases"]}
     assert by_id["060-grafana-stack-secrets"]["secrets"] == [
         "ops/secrets/060-grafana-stack-secrets/values.sops.yaml"
@@ -168,7 +182,7 @@ def test_plaintext_mode_writes_private_files_and_says_so_loudly(
         plain = merged_values(release.secrets, webgrip)
         assert plain is not None
         assert yaml.safe_load(path.read_text()) == yaml.safe_load(plain)
-    doc = yaml.safe_load((webgrip / "helmfile.yaml").read_text())
+    doc = _state((webgrip / "helmfile.yaml").read_text())
     by_id = {e["labels"]["id"]: e for e in doc["releases"]}
     assert by_id["010-cert-manager-secrets"]["values"][-1] == "gripctl-secrets/010-cert-manager-secrets.yaml"
 
@@ -200,7 +214,7 @@ def test_set_values_keep_helm_meaning(tmp_path: Path) -> None:
         charts=["010-app"],
     )
     result = export_helmfile(ExportHelmfileRequest(root=root))
-    entry = yaml.safe_load(Path(result.out or "").read_text())["releases"][0]
+    entry = _state(Path(result.out or "").read_text())["releases"][0]
     assert entry["set"] == [
         {"name": "plain", "value": "x"},
         {"name": "escaped", "value": "a,b"},  # helmfile escapes the comma again: helm sees a\,b
@@ -268,7 +282,7 @@ def test_re_export_replaces_its_own_files_only(webgrip: Path) -> None:
 def test_no_environments_exports_the_neutral_default(tmp_path: Path) -> None:
     root = write_platform(tmp_path / "p", "apiVersion: gripctl/v1\n", charts=["010-a", "020-b"])
     result = export_helmfile(ExportHelmfileRequest(root=root, secrets=SecretsMode.sops))
-    doc = yaml.safe_load(Path(result.out or "").read_text())
+    doc = _state(Path(result.out or "").read_text())
     assert result.environments == ("default",)
     assert "environments" not in doc
     # no declared needs: gripctl orders by number, and the export says so with needs

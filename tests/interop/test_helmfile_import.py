@@ -228,6 +228,37 @@ def test_no_needs_is_a_note_and_no_environments_is_default(tmp_path: Path) -> No
     assert [f.name for f in platform.releases["005-db"].values_files] == ["common.yaml"]
 
 
+def test_defaults_spelled_out_are_not_gaps(tmp_path: Path) -> None:
+    """What `helmfile build` prints (or a careful author writes): false/0 settings, helmfile's built-in
+    labels, `timeout: 0` (not set). None of it changes what helm does, so none of it is a gap."""
+    source = _repo(
+        tmp_path,
+        """\
+        helmBinary: helm
+        helmDefaults: {atomic: false, timeout: 0, verify: false, wait: false, historyMax: 0}
+        releases:
+          - name: app
+            namespace: web
+            chart: ./charts/app
+            chartPath: charts/app
+            timeout: 0
+            force: false
+            labels: {name: app, namespace: web, chart: app, team: a}
+        """,
+        "helmfile.yaml",
+    )
+    result = import_helmfile(ImportHelmfileRequest(source=source))
+    assert result.gaps == ()
+    config = yaml.safe_load((tmp_path / "gripctl.yaml").read_text())
+    assert "defaults" not in config
+    assert config["releases"]["010-app"] == {
+        "chart": "charts/app",
+        "namespace": "web",
+        "labels": {"team": "a"},
+    }
+    assert load_platform(tmp_path).releases["010-app"].timeout_seconds == 300
+
+
 BAD = {
     "not-yaml": ("releases:\n  - name: a\n    chart: [./c\n", 4, "YAML syntax error"),
     "not-a-mapping": ("- name: a\n  chart: ./charts/app\n", 1, "must be a mapping"),

@@ -16,7 +16,8 @@ Facts about helmfile v1 this relies on (checked against its source, pkg/state):
 - `needs:` entries are matched against `[kubecontext/][namespace/]name` where kubecontext is the
   release's own `kubeContext:` or `helmDefaults.kubeContext` (an environment's `kubeContext` only
   picks helm's `--kube-context`), so `namespace/name` is the form for releases with a namespace;
-- unknown keys are an error (strict decoding), and `name`, `namespace`, `chart` are built-in labels.
+- unknown keys are an error (strict decoding), and `name`, `namespace`, `chart` are built-in labels;
+- `environments:` and `releases:` may not share a YAML part: they are separated by `---`.
 """
 
 from __future__ import annotations
@@ -460,6 +461,8 @@ def _helmfile_text(
                 lines.append(f"    kubeContext: {_template_safe(_scalar(env.context), templated)}")
             else:
                 lines.append(f"  {_scalar(env.name)}: {{}}")
+        lines.append("# helmfile v1 wants the environments in a YAML part of their own")
+        lines.append("---")
     lines.append("helmDefaults:")
     lines.append("  skipDeps: true  # gripctl never runs `helm dependency build`: charts come complete")
     lines.append("releases:")
@@ -567,6 +570,10 @@ _RELEASE_KEYS = {
 }  # fmt: skip
 _DEFAULTS_KEYS = {"timeout", "createNamespace", "kubeContext", "wait", "waitForJobs", "skipDeps"}
 _TOP_KEYS = {"releases", "environments", "helmDefaults", "commonLabels", "missingFileHandler", "templates"}
+# What `helmfile build` adds to the state it prints: its resolved defaults, not settings of the user's.
+_BUILD_DEFAULTS = {"helmBinary": "helm", "kustomizeBinary": "kustomize"}
+_BUILD_RELEASE_KEYS = {"chartPath"}
+_BUILTIN_LABELS = ("name", "namespace", "chart")  # helmfile sets these itself on every release
 _ENV_KEYS = {"kubeContext", "missingFileHandler"}
 _WAIT_NOTE = (
     "gripctl waits for every release itself: it verifies rollouts after each upgrade (docs/engine.md)"
@@ -577,6 +584,7 @@ _TOP_GAP_DETAIL = {
     "helmfiles": "sub-helmfiles are not followed: import each one on its own",
     "bases": "bases are not merged in: import the rendered state (`helmfile build`)",
     "values": "state values only feed helmfile's templates, which gripctl does not have",
+    "renderedvalues": "state values only feed helmfile's templates, which gripctl does not have",
     "apiVersions": "gripctl renders against the live cluster's API versions",
     "kubeVersion": "gripctl renders against the live cluster's version",
     "commonLabels": "",
@@ -728,7 +736,16 @@ class _Importer:
         for src in docs:
             data: dict[str, Any] = src.doc.data
             for key in data:
-                if key in _TOP_KEYS:
+                if key in _TOP_KEYS or not data[key] or _BUILD_DEFAULTS.get(key) == data[key]:
+                    continue
+                if key == "filepath" and first:  # only `helmfile build` writes it
+                    self.note(
+                        "build",
+                        src.where(key),
+                        "this is `helmfile build` output: it holds the values of the one environment it "
+                        "was built for, and every environment of the import gets them; import the state "
+                        "file itself to keep each environment's own values",
+                    )
                     continue
                 if first:
                     detail = _TOP_GAP_DETAIL.get(key) or f"`{key}:` has no gripctl equivalent"
@@ -754,7 +771,7 @@ class _Importer:
                 for key, value in hd.items():
                     if key in _DEFAULTS_KEYS:
                         defaults[key] = (value, src.where(f"helmDefaults.{key}"))
-                    elif first:
+                    elif first and value:  # false, 0, "" are helmfile's defaults: nothing to carry
                         shown = _text(value) if not isinstance(value, dict | list) else f"({_kind(value)})"
                         self.gap(
                             f"helmDefaults.{key}",
@@ -811,7 +828,7 @@ class _Importer:
             return rendered
 
         for key in spec:
-            if key not in _RELEASE_KEYS and first:
+            if key not in _RELEASE_KEYS and key not in _BUILD_RELEASE_KEYS and spec[key] and first:
                 self.gap(key, raw.where(key), f"release {name}: `{key}:` has no gripctl equivalent")
         chart = field_text(spec["chart"], "chart")
         if chart is None:
@@ -824,7 +841,7 @@ class _Importer:
         raw.labels = dict(common)
         for key, value in labels.items():
             text = field_text(value, f"labels.{key}")
-            if text is not None:
+            if text is not None and key not in _BUILTIN_LABELS:
                 raw.labels[str(key)] = text
         for index, need in enumerate(_list(spec.get("needs"), raw.where("needs"))):
             text = field_text(need, f"needs[{index}]")
@@ -869,7 +886,7 @@ class _Importer:
         if "timeout" in spec:
             if isinstance(spec["timeout"], bool) or not isinstance(spec["timeout"], int):
                 raise _fail(f"timeout: must be whole seconds, not {spec['timeout']!r}", raw.where("timeout"))
-            raw.timeout = spec["timeout"]
+            raw.timeout = spec["timeout"] or None  # 0: not set (helm's own 300s)
         if "createNamespace" in spec:
             raw.create_namespace = bool(spec["createNamespace"])
         if spec.get("kubeContext"):
@@ -1205,7 +1222,9 @@ class _Importer:
         default_timeout = helm_defaults.get("timeout")
         default_create = helm_defaults.get("createNamespace")
         section: dict[str, Any] = {}
-        if isinstance(default_timeout, int) and not isinstance(default_timeout, bool):
+        if not isinstance(default_timeout, int) or isinstance(default_timeout, bool) or default_timeout <= 0:
+            default_timeout = None  # helmfile's 0: not set, helm's own 300s
+        else:
             section["timeout"] = f"{default_timeout}s"
         if isinstance(default_create, bool):
             section["create_namespace"] = default_create
