@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from interop_helpers import TEST_KEY, copy_webgrip, same_platform
+from interop_helpers import TEST_KEY, copy_webgrip, same_platform, write_platform
 
 from gripctl import yamlio
 from gripctl.adapters import helm
@@ -128,3 +128,54 @@ def test_helmfile_build_output_imports_as_that_environment(tmp_path: Path, age_k
     assert result.gaps == ()
     assert [n.topic for n in result.notes] == ["build"]
     same_platform(webgrip, into, "staging")
+
+
+SET_VALUES = r"""
+apiVersion: gripctl/v1
+releases:
+  010-api:
+    name: backend
+    namespace: apps
+    set:
+      replicas: "3"
+      ingress.hosts: "{a.example,b.example}"
+      note: 'x\,y'
+      braces: '\{\{ literal \}\}'
+      enabled: "true"
+    values:
+      staging: [values/api-staging.yaml]
+  020-worker:
+    namespace: apps
+environments:
+  staging:
+    values: [values/common.yaml]
+  production:
+    values: [values/common.yaml, values/production.yaml]
+"""
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_set_values_and_layering_reach_helm_alike(tmp_path: Path, environment: str) -> None:
+    """helmfile escapes `,` `{` `}` in set values; the export undoes gripctl's escaping so that helm gets
+    the same --set arguments, and the values files come in the same order (the chart prints its values)."""
+    root = write_platform(
+        tmp_path / "p",
+        SET_VALUES,
+        charts=["010-api", "020-worker"],
+        files={
+            "values/common.yaml": "level: common\nkeep: 1\n",
+            "values/production.yaml": "level: production\n",
+            "values/api-staging.yaml": "level: api-staging\n",
+            "envs/production/020-worker.yaml": "level: worker-production\n",
+        },
+    )
+    exported = export_helmfile(ExportHelmfileRequest(root=root))
+    rendered = _documents(_helmfile(Path(exported.out or ""), environment, "template"))
+    assert rendered == _gripctl_render(load_platform(root, environment))
+    values = {
+        json.loads(d)["metadata"]["name"]: json.loads(json.loads(d)["data"]["values"]) for d in rendered
+    }
+    assert values["backend"]["ingress"] == {"hosts": ["a.example", "b.example"]}
+    assert values["backend"]["note"] == "x,y" and values["backend"]["braces"] == "{{ literal }}"
+    expected_level = {"staging": "common", "production": "worker-production"}[environment]
+    assert values["worker"]["level"] == expected_level
