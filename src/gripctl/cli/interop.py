@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from gripctl.cli.context import state
-from gripctl.cli.selection import environment_option
+from gripctl.cli.options import environment_option
 
 if TYPE_CHECKING:
     from gripctl.cli.output import Output
