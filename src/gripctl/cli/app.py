@@ -62,6 +62,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.doctor": ("doctor",),
     "gripctl.cli.apps": ("new", "app"),
     "gripctl.cli.docs": ("docs",),
+    "gripctl.cli.interop": ("export", "import"),
 }
 _OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
 _FLAGS = {"--verbose", "-v"}

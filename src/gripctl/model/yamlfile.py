@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +74,31 @@ def load_yaml(path: Path, display: str) -> YamlDocument:
     """Parse one YAML document; a syntax error becomes a ConfigError with its line and column."""
     text = read_text(path, display)
     yaml = YAML(typ="rt")
-    try:
+    with _syntax_errors(display):
         node = yaml.load(text)
+    doc = YamlDocument(display=display, data=None)
+    doc.data = _walk(node, "", doc)
+    return doc
+
+
+def parse_yaml_documents(text: str, display: str) -> list[YamlDocument]:
+    """Every document of a `---`-separated YAML text, each with its locations (lines count from the
+    start of `text`, so they point into the file the text came from)."""
+    yaml = YAML(typ="rt")
+    docs: list[YamlDocument] = []
+    with _syntax_errors(display):
+        for node in yaml.load_all(text):
+            doc = YamlDocument(display=display, data=None)
+            doc.data = _walk(node, "", doc)
+            docs.append(doc)
+    return docs
+
+
+@contextmanager
+def _syntax_errors(display: str) -> Iterator[None]:
+    """Turn ruamel's parse errors into a ConfigError naming the file, line and column."""
+    try:
+        yield
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -86,9 +111,6 @@ def load_yaml(path: Path, display: str) -> YamlDocument:
         ) from None
     except YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", location=Location(display)) from None
-    doc = YamlDocument(display=display, data=None)
-    doc.data = _walk(node, "", doc)
-    return doc
 
 
 _PARSED: dict[tuple[str, int, int], YamlDocument] = {}
