@@ -29,6 +29,7 @@ FLOORS: dict[str, int] = {
     # the durable record; a new application from the template (model, secrets, git); the docs site
     "ledger": 3,
     "scaffold": 5,
+    "interop": 3,  # helmfile export/import: the model both ways
     "docsite": 3,
     # secrets and notification delivery (secrets records rotations in the ledger)
     "secrets": 4,
