@@ -97,6 +97,9 @@ async def rollback(
         namespace,
         "--server-side",
         "auto",
+        # The revision rolled back to wins over fields someone changed by hand since (server-side
+        # apply would otherwise refuse with a conflict against their field manager).
+        "--force-conflicts",
         "--timeout",
         f"{timeout_seconds}s",
         *target.args(),
@@ -265,6 +268,10 @@ async def upgrade_install_release(
         "upgrade", "--install", name, str(chart),
         "--namespace", namespace,
         "--server-side=true",
+        # The repository is the source of truth: fields changed by hand (`kubectl edit`, `scale`) are
+        # taken back instead of failing the upgrade with a server-side apply conflict. A field another
+        # controller should own (an HPA's replicas) belongs out of the chart (docs/drift.md).
+        "--force-conflicts",
         # The API server validates every applied object strictly (helm sends fieldValidation=Strict
         # with server-side apply); helm's own client-side check only downloads and parses the
         # cluster's OpenAPI document again, which was ~40% of helm's CPU per upgrade.

@@ -107,7 +107,7 @@ def sinks(
     return out, lazy
 
 
-def _confirm(app_state: AppState) -> Any:
+def confirm_prompt(app_state: AppState) -> Any:
     if not app_state.output.interactive:
         return None
 
@@ -121,10 +121,12 @@ def _confirm(app_state: AppState) -> Any:
 _TROUBLED = (Phase.failed, Phase.rolled_back, Phase.uninstalled)
 
 
-def _finish(app_state: AppState, deployment: Deployment) -> None:
+def finish(app_state: AppState, deployment: Deployment, *, document: bool = True) -> None:
+    """The run's last line (or its JSON document), and a DeployError unless it succeeded."""
     result = deployment.result
     if app_state.output.json:
-        app_state.output.document(deployment.to_dict())
+        if document:
+            app_state.output.document(deployment.to_dict())
     else:
         app_state.output.line(
             f"run {result.run_id} {result.outcome.value} in {result.seconds:.1f}s: {result.summary()}",
@@ -151,13 +153,13 @@ def _run(ctx: typer.Context, environment: str | None, who: str | None, saved: Pl
         selection=selection(ctx.params),
         actor=who or actor(),
         saved_plan=saved,
-        confirm=_confirm(app_state),
+        confirm=confirm_prompt(app_state),
         sinks=out_sinks,
         on_plan=lazy.on_plan if lazy else None,
         **deploy_options(ctx.params),
     )
     run = service.apply if saved is not None else service.deploy
-    _finish(app_state, asyncio.run(run(request)))
+    finish(app_state, asyncio.run(run(request)))
 
 
 def deploy(

@@ -15,12 +15,14 @@ from rich.text import Text
 
 from gripctl.cli.context import AppState, state
 from gripctl.cli.options import (
+    as_option,
     environment_option,
     include_dependents_option,
     include_needs_option,
     only_option,
     selection,
     selector_option,
+    wait_lock_option,
 )
 from gripctl.errors import ExitCode, GripError
 
@@ -64,6 +66,16 @@ def drift(
             "(slower; the same answer).",
         ),
     ] = False,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Re-apply the drifted releases through a normal deploy (locked, verified, recorded; the "
+            "environment's approval rules apply).",
+        ),
+    ] = False,
+    wait_lock: Annotated[float, wait_lock_option] = 0.0,
+    who: Annotated[str | None, as_option] = None,
 ) -> None:
     """Compare each release's objects, as helm last applied them, with the live cluster (read-only): a
     `kubectl edit`, `kubectl scale`, a removed label or a deleted object shows as drift, server defaults
@@ -79,6 +91,9 @@ def drift(
         concurrency=concurrency,
         dry_run_all=dry_run_all,
     )
+    if fix:
+        _fix(ctx, app_state, request, wait_lock, who, show_ignored)
+        return
     try:
         result = asyncio.run(run_drift(request))
     except GripError as exc:
@@ -91,6 +106,42 @@ def drift(
         _print(app_state, result, show_ignored=show_ignored)
     # SystemExit, not typer.Exit: see cli/plan.py (click runs without standalone mode).
     raise SystemExit(result.exit_code)
+
+
+def _fix(
+    ctx: typer.Context,
+    app_state: AppState,
+    request: Any,
+    wait_lock: float,
+    who: str | None,
+    show_ignored: bool,
+) -> None:
+    """--fix: show the drift, then the deploy that re-applies it; exit like `deploy` (0, or 1 failed)."""
+    from gripctl.cli.deploy import confirm_prompt, finish, sinks
+    from gripctl.identity import actor
+    from gripctl.service.deploy import DeployRequest
+    from gripctl.service.drift import fix as run_fix
+
+    out_sinks, lazy = sinks(app_state, request.environment)
+    deploy_request = DeployRequest(
+        root=request.root,
+        environment=request.environment,
+        wait_lock=wait_lock,
+        actor=who or actor(),
+        confirm=confirm_prompt(app_state),
+        sinks=out_sinks,
+        on_plan=lazy.on_plan if lazy else None,
+    )
+    result = asyncio.run(run_fix(request, deploy_request))
+    if app_state.output.json:
+        app_state.output.document(result.to_dict())
+    else:
+        _print(app_state, result.drift, show_ignored=show_ignored)
+    if result.deployment is None:
+        if not app_state.output.json:
+            app_state.output.line("no drift: nothing to re-apply")
+        return
+    finish(app_state, result.deployment, document=False)
 
 
 def _count(n: int, noun: str) -> str:

@@ -24,6 +24,10 @@ from gripctl.errors import DeployError
 _HEALTH = {"healthy": "green", "failed": "red", "progressing": "yellow"}
 
 
+def _yes_no(drift: bool | None) -> Text:
+    return {True: Text("yes", style="yellow"), False: Text("no"), None: Text("?", style="dim")}[drift]
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("status")(status)
@@ -43,8 +47,9 @@ def status(
     include_dependents: Annotated[bool, include_dependents_option] = False,
     selector: Annotated[list[str] | None, selector_option] = None,
 ) -> None:
-    """Every release: helm status, revision, chart version, health now, and drift from the repository.
-    Works without the age key (drift is then unknown for releases with secrets)."""
+    """Every release: helm status, revision, chart version, health now, and two kinds of drift: the
+    repository vs the release (`repo`: a deploy would change it) and the release vs the live objects
+    (`live`: `gripctl drift` shows what). Works without the age key (repo drift is then unknown)."""
     from gripctl.service.status import StatusRequest
     from gripctl.service.status import status as get
 
@@ -58,10 +63,7 @@ def status(
         chart = r.chart_version or "-"
         if r.desired_chart_version and r.chart_version and r.chart_version != r.desired_chart_version:
             chart += f" → {r.desired_chart_version}"
-        drift = {True: Text("yes", style="yellow"), False: Text("no"), None: Text("unknown", style="dim")}[
-            r.drift
-        ]
-        detail = r.health_reason or (r.drift_reason if r.drift is not False else "")
+        detail = r.health_reason or (r.drift_reason if r.drift is not False else "") or r.live_drift_reason
         rows.append(
             [
                 r.release_id,
@@ -69,7 +71,8 @@ def status(
                 str(r.revision or "-"),
                 chart,
                 Text(r.health, style=_HEALTH.get(r.health, "dim")),
-                drift,
+                _yes_no(r.drift),
+                _yes_no(r.live_drift),
                 detail,
             ]
         )
@@ -80,7 +83,8 @@ def status(
             Column("rev", justify="right"),
             Column("chart"),
             Column("health"),
-            Column("drift"),
+            Column("repo"),  # the repository differs from the release: a deploy would change it
+            Column("live"),  # the live objects differ from the release: `gripctl drift` says how
             Column("detail", flex=True),
         ],
         rows,

@@ -50,8 +50,13 @@ def _num(x: float) -> str:
     return repr(float(x))
 
 
-def render(report: DoraReport, totals: Iterable[tuple[str, str, int, float]]) -> str:
-    """Exposition text for the report plus the all-time (environment, outcome, count, seconds) totals."""
+def render(
+    report: DoraReport,
+    totals: Iterable[tuple[str, str, int, float]],
+    drift: Iterable[tuple[str, str, str, int]] = (),
+) -> str:
+    """Exposition text for the report plus the all-time (environment, outcome, count, seconds) totals,
+    and the open drift as (environment, release, kind, drifted objects)."""
     lines: list[str] = []
     for name, attr, help_text in _GAUGES:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
@@ -84,4 +89,13 @@ def render(report: DoraReport, totals: Iterable[tuple[str, str, int, float]]) ->
     lines += [f"# HELP {counter} Deploy runs by outcome, all time.", f"# TYPE {counter} counter"]
     for env, outcome, count, _seconds in totals:
         lines.append(f"{counter}{_labels(environment=env, outcome=outcome)} {count}")
+
+    gauge = "gripctl_drift_objects"
+    lines += [
+        f"# HELP {gauge} Objects of a release that differ from what it applied (kind: repository or live), "
+        "as last checked.",
+        f"# TYPE {gauge} gauge",
+    ]
+    for env, release, kind, count in drift:
+        lines.append(f"{gauge}{_labels(environment=env, release=release, kind=kind)} {count}")
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ class EventKind(StrEnum):
     deploy_failed = "deploy.failed"
     deploy_rolled_back = "deploy.rolled_back"
     approval_requested = "approval.requested"
+    drift_detected = "drift.detected"  # live objects differ from what a release applied (once per new drift)
     incident_opened = "incident.opened"
     incident_acknowledged = "incident.acknowledged"
     incident_escalated = "incident.escalated"

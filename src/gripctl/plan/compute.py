@@ -168,11 +168,13 @@ def compute_plan(
     git_commit: str | None = None,
     now: float | None = None,
     interrupted: Mapping[str, int] | None = None,
+    reapply: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan for `release_ids` (a selection of the platform) from a snapshot that covers them.
 
     `interrupted` maps release ids to the dead gripctl run that left them pending (from the ledger);
-    `now` is the clock the lock rule reads (default: the current time).
+    `now` is the clock the lock rule reads (default: the current time); `reapply` maps release ids to
+    why an in-sync release is upgraded anyway (`gripctl drift --fix`: the live objects drifted).
     """
     moment = time.time() if now is None else now
     missing = [rid for rid in release_ids if rid not in snapshot.observed or rid not in snapshot.desired]
@@ -192,6 +194,8 @@ def compute_plan(
         )
         locks = LockFacts(release.timeout_seconds, moment, (interrupted or {}).get(rid))
         action, reason = decide(observed, desired, changes, locks)
+        if action is Action.noop and rid in (reapply or {}):
+            action, reason = Action.upgrade, f"re-apply revision {observed.revision}: {(reapply or {})[rid]}"
         plans.append(
             ReleasePlan(
                 release_id=rid,
@@ -210,6 +214,8 @@ def compute_plan(
             )
         )
     inputs = plan_inputs(snapshot, release_ids)
+    for rid, why in sorted((reapply or {}).items()):  # approving a re-apply approves exactly this one
+        inputs[f"re-apply {rid}"] = sha256_text(why)
     return Plan(
         environment=snapshot.environment,
         releases=tuple(plans),

@@ -10,7 +10,7 @@ approval → run the releases. The others run their actions through the same run
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class DeployRequest:
     wait_lock: float = 0.0
     monitor_seconds: float | None = None  # None: the environment's window
     skip_validation: bool = False  # bypass the pre-deployment checks (recorded in the run)
+    reapply: Mapping[str, str] = field(default_factory=dict)  # release id -> why upgrade it though in sync
     actor: str = field(default_factory=actor)
     saved_plan: Plan | None = None  # `gripctl apply plan.json`: run exactly this plan, or refuse
     confirm: Callable[[str], bool] | None = None  # interactive approval prompt (a TTY), else None
@@ -143,7 +144,7 @@ async def deploy(req: DeployRequest) -> Deployment:
         _, snap = await asyncio.gather(view.start(), _observe(platform, ids, cluster))
         if not req.skip_validation:
             await _gate(platform, snap, ids)
-        plan = decide_plan(platform, snap, ids, ledger)
+        plan = decide_plan(platform, snap, ids, ledger, req.reapply)
         if req.saved_plan is not None:
             check_fresh(req.saved_plan, plan)
     except BaseException:
@@ -173,7 +174,7 @@ async def deploy(req: DeployRequest) -> Deployment:
         recovered = await recover_interrupted(run, ledger, platform)
         if any(": " in line for line in recovered):  # a release was touched: look again
             snap = await _observe(platform, ids, cluster)
-            plan = decide_plan(platform, snap, ids, ledger)
+            plan = decide_plan(platform, snap, ids, ledger, req.reapply)
             run.emitter.emit(EventKind.note, f"re-planned after recovery: plan {plan.id}", plan=plan.id)
             if req.saved_plan is not None:
                 check_fresh(req.saved_plan, plan)

@@ -4,9 +4,11 @@
 (one LIST of helm's Secrets for all of them), and compares each object of its stored manifest with the
 live object by a server-side apply dry run (gripctl.observe.drift). Read-only from start to end.
 
-The result is built to carry the follow-ups (not done here): a `--fix` (the drifted releases and
-objects), ledger records and notifications (`ReleaseDrift.fingerprint` tells the same drift seen again
-from a new one), and a Prometheus gauge (`DriftResult.counts()` per release).
+Every check is recorded in the ledger (drift history per release; `ReleaseDrift.fingerprint` tells
+the same drift seen again from a new one), and a NEW drift is notified once (`drift.detected`), not on
+every check. The ledger's open findings feed the `gripctl_drift_objects` gauge (gripctl metrics).
+`fix` re-applies the drifted releases through the normal deploy: locked, verified, recorded, and
+under the environment's approval rules.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gripctl.model.selection import Selection
-from gripctl.model.types import Release
+from gripctl.model.types import Platform, Release
 from gripctl.observe.drift import DriftState, ObjectDrift, ReleaseManifest
-from gripctl.service.workspace import load, selected
+from gripctl.service.workspace import ledger_of, load, selected
+
+if TYPE_CHECKING:
+    from gripctl.service.deploy import Deployment, DeployRequest
 
 
 class ReleaseDriftStatus(StrEnum):
@@ -41,6 +46,7 @@ class DriftRequest:
     selection: Selection = field(default_factory=Selection)
     concurrency: int = 16  # API requests in flight at once
     dry_run_all: bool = False  # dry-run even objects whose live state already holds their whole manifest
+    record: bool = True  # record the findings in the ledger and notify new drift
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class DriftResult:
     checked_at: str  # ISO 8601 UTC
     seconds: float
     releases: tuple[ReleaseDrift, ...] = field(default=())
+    new: tuple[str, ...] = ()  # release ids whose drift this check saw first (recorded and notified)
 
     @property
     def drifted(self) -> bool:
@@ -119,6 +126,7 @@ class DriftResult:
             "checked_at": self.checked_at,
             "seconds": round(self.seconds, 3),
             "drifted": self.drifted,
+            "new": list(self.new),
             "exit_code": self.exit_code,
             "releases": [r.to_dict() for r in self.releases],
         }
@@ -180,13 +188,79 @@ async def drift(request: DriftRequest) -> DriftResult:
             objects=objects,
             message=_summary(objects),
         )
-    return DriftResult(
+    result = DriftResult(
         environment=platform.environment.name,
         context=target.context,
         checked_at=checked_at,
         seconds=time.monotonic() - started,
         releases=tuple(out[rid] for rid in ids),
     )
+    if request.record:
+        result = replace(result, new=await asyncio.to_thread(_record, platform, result))
+    return result
+
+
+def _record(platform: Platform, result: DriftResult) -> tuple[str, ...]:
+    """Findings into the ledger (resolved when a release is in sync again); a new drift is notified."""
+    from gripctl.incidents.setup import notifier_for
+    from gripctl.model.settings import read_settings
+    from gripctl.notify.events import EventKind, NotifyEvent
+
+    ledger = ledger_of(platform)
+    env = platform.environment.name
+    new: list[ReleaseDrift] = []
+    for r in result.releases:
+        if r.status is ReleaseDriftStatus.drifted:
+            findings = [o.to_dict() for o in r.drifted_objects]
+            if ledger.record_drift(env, r.release_id, "live", r.fingerprint, findings):
+                new.append(r)
+        elif r.status is ReleaseDriftStatus.in_sync:
+            ledger.resolve_drift(env, r.release_id, "live")
+    if new:
+        notifier = notifier_for(platform.root, ledger, read_settings(platform.root))
+        for r in new:
+            paths = "; ".join(
+                f"{o.ref}: " + ", ".join(f.path for f in o.fields) if o.fields else f"{o.ref}: {o.state}"
+                for o in r.drifted_objects
+            )
+            notifier.notify(
+                NotifyEvent(
+                    EventKind.drift_detected,
+                    env,
+                    f"drift in {env}: {r.release_id} differs from revision {r.revision}",
+                    f"{r.message}\n{paths}\nre-apply: gripctl drift --fix -e {env} --only {r.release_id}",
+                    release_id=r.release_id,
+                )
+            )
+    return tuple(r.release_id for r in new)
+
+
+@dataclass
+class FixResult:
+    drift: DriftResult
+    deployment: Deployment | None  # None when nothing had drifted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drift": self.drift.to_dict(),
+            "deployment": self.deployment.to_dict() if self.deployment else None,
+        }
+
+
+async def fix(request: DriftRequest, deploy_request: DeployRequest) -> FixResult:
+    """`gripctl drift --fix`: re-apply every drifted release of the selection through a normal deploy
+    (its selection is replaced by the drifted releases; the reason of each upgrade names the drift)."""
+    from gripctl.service.deploy import deploy
+
+    found = await drift(request)
+    drifted = {
+        r.release_id: f"live objects drifted ({r.message})" for r in found.releases if r.drifted_objects
+    }
+    if not drifted:
+        return FixResult(found, None)
+    selection = Selection(only=tuple(drifted))
+    deployment = await deploy(replace(deploy_request, selection=selection, reapply=drifted))
+    return FixResult(found, deployment)
 
 
 def _status(objects: tuple[ObjectDrift, ...]) -> ReleaseDriftStatus:

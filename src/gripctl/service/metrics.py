@@ -50,6 +50,7 @@ class MetricsRequest:
 class MetricsResult:
     report: DoraReport
     totals: list[Any] = field(default_factory=list)
+    drift: list[tuple[str, str, str, int]] = field(default_factory=list)  # open drift, for the gauge
 
     def to_dict(self) -> dict[str, Any]:
         return self.report.to_dict()
@@ -57,7 +58,7 @@ class MetricsResult:
     def prometheus(self) -> str:
         from gripctl.metrics.prometheus import render
 
-        return render(self.report, self.totals)
+        return render(self.report, self.totals, self.drift)
 
 
 def metrics(req: MetricsRequest) -> MetricsResult:
@@ -77,4 +78,18 @@ def metrics(req: MetricsRequest) -> MetricsResult:
     with open_ledger(req.database_url, root=req.root) as ledger:
         report = compute(ledger.engine, Window(start, end), envs)
         totals = deploy_totals(ledger.engine, envs) if req.totals else []
-    return MetricsResult(report, totals)
+        drift = (
+            [
+                (
+                    d.environment,
+                    d.release_id,
+                    str(d.kind),
+                    len(d.findings) if isinstance(d.findings, list) else 1,
+                )
+                for d in ledger.open_drift()
+                if envs is None or d.environment in envs
+            ]
+            if req.totals
+            else []
+        )
+    return MetricsResult(report, totals, drift)

@@ -7,6 +7,7 @@ one), so that `gripctl approve PLAN_ID` finds it; `diff` is the same comparison 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,16 @@ def interrupted_releases(ledger: Ledger | None, environment: str) -> dict[str, i
     return out
 
 
-def decide_plan(platform: Platform, snap: Snapshot, ids: list[str], ledger: Ledger | None) -> Plan:
+def decide_plan(
+    platform: Platform,
+    snap: Snapshot,
+    ids: list[str],
+    ledger: Ledger | None,
+    reapply: Mapping[str, str] | None = None,
+) -> Plan:
     """The plan from an observation, with the ledger's knowledge of interrupted runs."""
-    return compute_plan(
-        platform, snap, ids, interrupted=interrupted_releases(ledger, platform.environment.name)
-    )
+    interrupted = interrupted_releases(ledger, platform.environment.name)
+    return compute_plan(platform, snap, ids, interrupted=interrupted, reapply=reapply)
 
 
 async def plan(req: PlanRequest) -> PlanResult:

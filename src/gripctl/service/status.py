@@ -10,6 +10,7 @@ from typing import Any
 
 from gripctl.engine.signals import PrometheusWatch
 from gripctl.engine.verify import Baseline, ClusterView, evaluate, targets_of, verify_release
+from gripctl.errors import GripError
 from gripctl.model.selection import Selection
 from gripctl.observe.snapshot import snapshot
 from gripctl.plan.compute import LockFacts, decide, mask_values_for
@@ -39,6 +40,8 @@ class ReleaseStatusRow:
     drift: bool | None  # the repository differs from the release helm stored; None: unknown here
     drift_reason: str  # what differs, or why drift is unknown
     action: str  # what a deploy would do
+    live_drift: bool | None = None  # the live objects differ from the release helm stored (`gripctl drift`)
+    live_drift_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -61,7 +64,7 @@ async def status(req: StatusRequest) -> StatusResult:
     ids = selected(platform, req.selection)
     cluster = await reach(platform)
     view = ClusterView(cluster.kube)
-    _, snap = await asyncio.gather(
+    _, snap, live = await asyncio.gather(
         view.start(),
         snapshot(
             platform,
@@ -71,6 +74,7 @@ async def status(req: StatusRequest) -> StatusResult:
             kube_version=cluster.version,
             secrets_optional=True,
         ),
+        _live_drift(req),
     )
     try:
         rows = []
@@ -109,11 +113,31 @@ async def status(req: StatusRequest) -> StatusResult:
                     drift,
                     drift_reason,
                     action,
+                    *live.get(rid, live.get("*", (None, ""))),
                 )
             )
         return StatusResult(platform.environment.name, rows)
     finally:
         view.stop()
+
+
+async def _live_drift(req: StatusRequest) -> dict[str, tuple[bool | None, str]]:
+    """Per release: do the live objects still hold what helm applied? (read-only, not recorded)."""
+    from gripctl.service.drift import DriftRequest, ReleaseDriftStatus, drift
+
+    try:
+        found = await drift(DriftRequest(req.root, req.environment, req.selection, record=False))
+    except GripError as exc:
+        return {"*": (None, f"live drift unknown: {exc.message}")}  # every release
+    out: dict[str, tuple[bool | None, str]] = {}
+    for r in found.releases:
+        if r.status is ReleaseDriftStatus.drifted:
+            out[r.release_id] = (True, r.message)
+        elif r.status is ReleaseDriftStatus.in_sync:
+            out[r.release_id] = (False, "")
+        else:
+            out[r.release_id] = (None, r.message)
+    return out
 
 
 @dataclass(frozen=True)

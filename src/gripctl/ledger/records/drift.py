@@ -87,13 +87,15 @@ class DriftRecords(LedgerBase):
             )
             return rowcount(result) == 1
 
-    def open_drift(self, environment: str) -> list[DriftRecord]:
-        """The environment's unresolved drift, by release and kind."""
+    def open_drift(self, environment: str | None = None) -> list[DriftRecord]:
+        """Unresolved drift (of one environment, or all), by environment, release and kind."""
         query = (
             select(t.DriftFinding)
-            .where(t.DriftFinding.environment == environment, t.DriftFinding.resolved_at.is_(None))
-            .order_by(t.DriftFinding.release_id, t.DriftFinding.kind)
+            .where(t.DriftFinding.resolved_at.is_(None))
+            .order_by(t.DriftFinding.environment, t.DriftFinding.release_id, t.DriftFinding.kind)
         )
+        if environment is not None:
+            query = query.where(t.DriftFinding.environment == environment)
         with self._tx(read=True) as s:
             return [_drift(d) for d in s.scalars(query)]
 
