@@ -231,3 +231,24 @@ def test_yaml_anchors_and_merge_keys(make_platform: PlatformFactory) -> None:
     assert platform.releases["020-b"].needs == ("010-a",)
     # A merged key has no line of its own; it points at the mapping it was merged into.
     assert str(platform.locations["releases.020-b.timeout"]) == "gripctl.yaml:8:5 (releases.020-b.timeout)"
+
+
+def test_a_declared_environment_named_default_gives_its_values_to_every_release(tmp_path: Path) -> None:
+    """`default` declared in gripctl.yaml is an environment like any other, not the neutral one."""
+    from model_helpers import write_platform
+
+    root = write_platform(
+        tmp_path / "p",
+        """
+        apiVersion: gripctl/v1
+        releases:
+          020-b: {values: {default: [envs/b.yaml]}}
+        environments:
+          default: {values: [envs/all.yaml]}
+        """,
+        charts=["010-a", "020-b"],
+        files={"envs/all.yaml": "a: 1\n", "envs/b.yaml": "b: 1\n"},
+    )
+    platform = load_platform(root, "default")
+    assert [f.name for f in platform.release("010-a").values_files] == ["all.yaml"]
+    assert [f.name for f in platform.release("020-b").values_files] == ["all.yaml", "b.yaml"]

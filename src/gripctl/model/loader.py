@@ -252,6 +252,11 @@ class _Loader:
 
     # -- sections ------------------------------------------------------------------------------------
 
+    @property
+    def declared(self) -> dict[str, Any]:
+        """The environments gripctl.yaml declares (a declared one may be named `default` too)."""
+        return self.environments_section()
+
     def environments_section(self) -> dict[str, Any]:
         envs = self.mapping(self.doc.data.get("environments"), "environments")
         for name in envs:
@@ -565,8 +570,9 @@ class _Loader:
                 resolved = self.file_ref(value, f"{path}.{env}[{index}]", what="values file")
                 if env == environment.name:
                     chosen.append(resolved)
-        if environment.name == DEFAULT_ENVIRONMENT and environment.name not in per_env:
-            return ()  # the neutral environment has no values of its own
+        neutral = environment.name == DEFAULT_ENVIRONMENT and DEFAULT_ENVIRONMENT not in self.declared
+        if neutral and environment.name not in per_env:
+            return ()  # the neutral environment (none declared by that name) has no values of its own
         implicit = self.root / "envs" / environment.name / f"{rid}.yaml"
         if implicit.exists():
             if not implicit.is_file():
