@@ -79,7 +79,8 @@ def evaluate(
     check: PrometheusCheck, samples: Sequence[tuple[float, float | None]], series: str = ""
 ) -> Evaluation:
     """One series: `samples` are (unix time, value or None for no data), oldest first."""
-    name = f"query {check.label}" + (f" {series}" if series and series != NO_SERIES else "")
+    # An aggregate has no labels (`{}`): the query alone names it.
+    name = f"query {check.label}" + (f" {series}" if series and series not in (NO_SERIES, "{}") else "")
     if not samples:
         return Evaluation(Verdict.ok, f"{name}: not sampled yet", None, series)
     now, latest = samples[-1]
