@@ -174,10 +174,12 @@ legacy_binary_ok() {  # file package component
     awk -v p="${pkg%@*}" -v v="${pkg##*@}" \
       '$1 == "mod" && (p == $2 || index(p, $2 "/") == 1) && $3 == v { ok = 1 } END { exit !ok }' <<<"$info"
   else
+    # Wrapper module: the main package's module (the `mod` line) at the pinned version, and every module
+    # as the wrapper's go.sum has it.
     awk -v m="${requires% *}" -v v="${requires#* }" \
-      '$1 == "dep" && $2 == m && $3 == v { ok = 1 } END { exit !ok }' <<<"$info" &&
+      '$1 == "mod" && $2 == m && $3 == v { ok = 1 } END { exit !ok }' <<<"$info" &&
       awk 'NR == FNR { sum[$1 " " $2 " " $3] = 1; next }
-           ($1 == "dep" || $1 == "=>") && NF == 4 && !(($2 " " $3 " " $4) in sum) { bad = 1 }
+           ($1 == "mod" || $1 == "dep" || $1 == "=>") && NF == 4 && !(($2 " " $3 " " $4) in sum) { bad = 1 }
            END { exit bad }' "$root/tools/$3/go.sum" - <<<"$info"
   fi
 }
