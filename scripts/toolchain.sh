@@ -20,7 +20,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-DEFAULT=(helm sops kwok etcd kube)
+DEFAULT=(helm sops kwok etcd kube actionlint prometheus)
 BENCH=()
 # Bump when build_component changes in a way that changes the binaries (it is part of every key).
 BUILDER=2
@@ -76,6 +76,24 @@ spec_kube() {
           "kube-controller-manager --version" "Kubernetes $KUBERNETES_VERSION"
           "kube-scheduler --version" "Kubernetes $KUBERNETES_VERSION"
           "kubectl version --client" "Client Version: $KUBERNETES_VERSION")
+}
+
+spec_actionlint() {
+  pkgs=("github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
+  ldflags="-s -w"  # actionlint reads its version from the build info
+  checks=("actionlint --version" "$ACTIONLINT_VERSION")
+}
+
+spec_prometheus() {
+  # Module version v0.3XX.Y is Prometheus 3.XX.Y. Built without the `builtinassets` tag, so without the
+  # web UI: gripctl talks to the HTTP API only.
+  local v=${PROMETHEUS_VERSION#v0.} release
+  release="$((${v%%.*} / 100)).$((${v%%.*} % 100)).${v#*.}"
+  pkgs=("github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
+        "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION")
+  ldflags="-s -w -X github.com/prometheus/common/version.Version=$release"
+  ldflags+=" -X github.com/prometheus/common/version.Revision=$PROMETHEUS_VERSION"
+  checks=("prometheus --version" "prometheus, version $release" "promtool --version" "promtool, version $release")
 }
 
 # ------------------------------------------------------------------------------------------- machinery
