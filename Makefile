@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 # Tests and benchmarks run with the pinned toolchain first on PATH.
 TOOLBIN = $(shell scripts/toolchain.sh)
 
-.PHONY: setup toolchain venv postgres demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift clean
+.PHONY: setup toolchain venv postgres browser demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift clean
 
 setup: toolchain venv  ## Build the pinned toolchain (cached) and the Python environment (locked).
 
@@ -26,13 +26,16 @@ venv:
 postgres: ## Start the test PostgreSQL server (installs Debian's postgresql when missing).
 	@scripts/postgres.sh start
 
+browser: ## Debian's chromium for the browser tests (tests/web; installed with apt-get when missing).
+	@scripts/browser.sh install
+
 demo: setup  ## A local cluster, the example platform deployed in dependency order, and its status.
 	@PATH="$(TOOLBIN):$$PATH" scripts/demo.sh
 
 demo-down:
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down
 
-test: setup postgres lint  ## Everything: lint, unit tests, cluster tests (starts the sandbox itself).
+test: setup postgres browser lint  ## Everything: lint, unit, browser and cluster tests (starts the sandbox itself).
 	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PYTEST) tests
 
 test-unit: setup  ## The tests that need no cluster (helm, sops and age are real; PostgreSQL cases skip).
