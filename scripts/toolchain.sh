@@ -21,7 +21,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 DEFAULT=(helm sops kwok etcd kube actionlint prometheus)
-BENCH=()
+BENCH=(helmfile)
 # Bump when build_component changes in a way that changes the binaries (it is part of every key).
 BUILDER=2
 
@@ -94,6 +94,13 @@ spec_prometheus() {
   ldflags="-s -w -X github.com/prometheus/common/version.Version=$release"
   ldflags+=" -X github.com/prometheus/common/version.Revision=$PROMETHEUS_VERSION"
   checks=("prometheus --version" "prometheus, version $release" "promtool --version" "promtool, version $release")
+}
+
+spec_helmfile() {
+  pkgs=(github.com/helmfile/helmfile)
+  ldflags="-s -w -X go.szostok.io/version.version=$HELMFILE_VERSION"
+  requires="github.com/helmfile/helmfile $HELMFILE_VERSION"
+  checks=("helmfile --version" "$HELMFILE_VERSION")
 }
 
 # ------------------------------------------------------------------------------------------- machinery
