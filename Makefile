@@ -6,15 +6,20 @@ UV_VERSION := 0.13.8
 VENV := .venv
 GRIPCTL := $(VENV)/bin/gripctl
 PYTEST := $(VENV)/bin/pytest
-# Tests and benchmarks run with the pinned toolchain first on PATH.
+# Tests run with the pinned toolchain first on PATH; benchmarks with the pinned toolchain plus the
+# benchmark-only tools (scripts/toolchain.sh --bench: helmfile).
 TOOLBIN = $(shell scripts/toolchain.sh)
+BENCHBIN = $(shell scripts/toolchain.sh --bench)
 
-.PHONY: setup toolchain venv postgres demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift clean
+.PHONY: setup toolchain bench-toolchain venv postgres browser demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift clean
 
 setup: toolchain venv  ## Build the pinned toolchain (cached) and the Python environment (locked).
 
 toolchain:
 	@scripts/toolchain.sh >/dev/null
+
+bench-toolchain:  ## The pinned toolchain plus the benchmark-only tools (helmfile); only `make bench` needs it.
+	@scripts/toolchain.sh --bench >/dev/null
 
 venv:
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -26,13 +31,16 @@ venv:
 postgres: ## Start the test PostgreSQL server (installs Debian's postgresql when missing).
 	@scripts/postgres.sh start
 
+browser: ## Debian's chromium for the browser tests (tests/web; installed with apt-get when missing).
+	@scripts/browser.sh install
+
 demo: setup  ## A local cluster, the example platform deployed in dependency order, and its status.
 	@PATH="$(TOOLBIN):$$PATH" scripts/demo.sh
 
 demo-down:
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down
 
-test: setup postgres lint  ## Everything: lint, unit tests, cluster tests (starts the sandbox itself).
+test: setup postgres browser lint  ## Everything: lint, unit, browser and cluster tests (starts the sandbox itself).
 	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PYTEST) tests
 
 test-unit: setup  ## The tests that need no cluster (helm, sops and age are real; PostgreSQL cases skip).
@@ -50,19 +58,19 @@ fmt: venv
 	@$(VENV)/bin/ruff format src tests bench
 	@$(VENV)/bin/ruff check --fix src tests bench
 
-bench: bench-validate bench-deploy bench-metrics bench-drift
+bench: bench-toolchain bench-validate bench-deploy bench-metrics bench-drift  ## The benchmarks (bench/), with the benchmark-only tools.
 
-bench-validate: setup
-	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/validate.py
+bench-validate: setup bench-toolchain
+	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/validate.py
 
-bench-deploy: setup
-	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/deploy.py
+bench-deploy: setup bench-toolchain
+	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/deploy.py
 
-bench-drift: setup  ## gripctl drift of a 30-release example-like platform on the sandbox (target < 2 s).
-	@PATH="$(TOOLBIN):$$PATH" $(VENV)/bin/python bench/drift.py
+bench-drift: setup bench-toolchain  ## gripctl drift of a 30-release example-like platform on the sandbox (target < 2 s).
+	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/drift.py
 
-bench-metrics: setup postgres
-	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(VENV)/bin/python bench/metrics.py
+bench-metrics: setup bench-toolchain postgres
+	@PATH="$(BENCHBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(VENV)/bin/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

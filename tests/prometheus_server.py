@@ -49,11 +49,15 @@ def running_prometheus(folder: Path, targets: Sequence[str] = ()) -> Iterator[st
         pytest.skip("no `prometheus` binary in the toolchain or on PATH (make setup builds it)")
     port = free_port()
     config = folder / "prometheus.yml"
-    scraped = ", ".join(f"'{t}'" for t in (f"127.0.0.1:{port}", *targets))
+    # Itself as job `self` (the tests query up{job="self"}), the given targets as job `test`.
+    jobs = {"self": [f"127.0.0.1:{port}"], **({"test": list(targets)} if targets else {})}
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
-        f"  - job_name: test\n    static_configs: [{{targets: [{scraped}]}}]\n"
+        + "".join(
+            f"  - job_name: {job}\n    static_configs: [{{targets: [{', '.join(map(repr, hosts))}]}}]\n"
+            for job, hosts in jobs.items()
+        )
     )
     log = (folder / "prometheus.log").open("wb")
     process = subprocess.Popen(
