@@ -121,20 +121,21 @@ func serve(in io.Reader, out io.Writer) {
 	for {
 		line, err := reader.ReadBytes('\n')
 		if len(line) > 0 {
-			var req request
-			if jerr := json.Unmarshal(line, &req); jerr != nil {
-				write(response{ID: json.RawMessage("null"), Error: "gripctl-helmd: malformed request: " + jerr.Error(), Exit: 2})
-			} else {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if req.Op == "template" {
-						renders <- struct{}{}
-						defer func() { <-renders }()
-					}
-					write(srv.handle(&req))
-				}()
-			}
+			// Each request is answered from its own goroutine: this loop never waits on stdout.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var req request
+				if err := json.Unmarshal(line, &req); err != nil {
+					write(response{ID: json.RawMessage("null"), Error: "gripctl-helmd: malformed request: " + err.Error(), Exit: 2})
+					return
+				}
+				if req.Op == "template" {
+					renders <- struct{}{}
+					defer func() { <-renders }()
+				}
+				write(srv.handle(&req))
+			}()
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {

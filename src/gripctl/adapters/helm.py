@@ -134,10 +134,20 @@ async def history(
         check=False,
     )
     if not result.ok:
-        if "release: not found" in result.stderr or "not found" in result.stderr.lower():
+        if history_not_found(result.stderr):
             return []
         raise ToolError(f"helm history {name} -n {namespace} failed: {result.stderr.strip()}")
-    rows: list[dict[str, Any]] = json.loads(result.stdout or "[]")
+    return parse_history(result.stdout)
+
+
+def history_not_found(stderr: str) -> bool:
+    """Whether a failed `helm history` says the release does not exist (then it has no history)."""
+    return "release: not found" in stderr or "not found" in stderr.lower()
+
+
+def parse_history(stdout: str) -> list[HistoryEntry]:
+    """`helm history --output json` as entries."""
+    rows: list[dict[str, Any]] = json.loads(stdout or "[]")
     return [
         HistoryEntry(
             revision=int(r["revision"]),
@@ -165,16 +175,25 @@ async def get_values(
     args = ["get", "values", name, "--namespace", namespace, "--output", "json", *target.args()]
     if revision is not None:
         args += ["--revision", str(revision)]
-    out = (await run_async("helm", args)).stdout
-    data = json.loads(out or "null")
+    return parse_values((await run_async("helm", args)).stdout)
+
+
+def parse_values(stdout: str) -> dict[str, Any]:
+    """`helm get values --output json` as a mapping (helm prints `null` for a release without values)."""
+    data = json.loads(stdout or "null")
     return data if isinstance(data, dict) else {}
+
+
+# The state filters `list_releases` names: every state a release can be in except `uninstalled`.
+LIST_STATES = ("deployed", "failed", "pending", "superseded", "uninstalling")
+LIST_MAX = 100000
 
 
 async def list_releases(namespace: str | None, target: KubeTarget) -> list[dict[str, Any]]:
     """Releases in every live state: deployed, failed, pending-*, superseded, uninstalling (helm 4 has no
     `--all`; naming every state filter is how to ask for all of them)."""
-    states = ["--deployed", "--failed", "--pending", "--superseded", "--uninstalling"]
-    args = ["list", *states, "--max", "100000", "--output", "json", *target.args()]
+    states = [f"--{state}" for state in LIST_STATES]
+    args = ["list", *states, "--max", str(LIST_MAX), "--output", "json", *target.args()]
     args += ["--namespace", namespace] if namespace else ["--all-namespaces"]
     rows: list[dict[str, Any]] = json.loads((await run_async("helm", args)).stdout or "[]")
     return rows

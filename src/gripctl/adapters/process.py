@@ -55,9 +55,13 @@ def _completed(
     """The outcome of a finished child; a ToolError with its stderr when `check` and it failed."""
     result = Completed(tuple(argv), returncode, out.decode(errors="replace"), err.decode(errors="replace"))
     if check and not result.ok:
-        detail = (result.stderr or result.stdout).strip()
-        raise ToolError(f"{tool} {' '.join(args[:2])} failed (exit {returncode}): {detail}")
+        raise tool_failure(tool, args, returncode, result.stderr or result.stdout)
     return result
+
+
+def tool_failure(tool: str, args: Sequence[str], returncode: int, output: str) -> ToolError:
+    """The error of a tool call that failed: the command, its exit code and what it printed."""
+    return ToolError(f"{tool} {' '.join(args[:2])} failed (exit {returncode}): {output.strip()}")
 
 
 def run(
