@@ -1,0 +1,179 @@
+"""Benchmark (`make bench-helmd`): observe's helm calls through the helm binary vs gripctl-helmd.
+
+In one run:
+
+1. renders: N = 12, 40, 100, 300 copies of an example chart (examples/webgrip 950-example-services,
+   each copy in its own folder, with the staging values file), rendered as observe renders a release
+   (`helm template --no-hooks --is-upgrade --kube-version`), 4 at a time as gripctl runs helm; once
+   with one `helm` process per render, once through the helper (started fresh, its start-up counted).
+   Every helper render is checked equal to helm's.
+2. reads, on the sandbox: 12 releases installed by helm in a namespace of this run, then observe's reads
+   for N = 12, 40, 100 releases (cycling over the 12): one `list -A`, then per release `history`,
+   `get manifest`, `get values`, 4 releases at a time; helm binary vs helper. The namespace is deleted
+   at the end. Skipped with --no-cluster.
+
+Prints wall times and the ratio helper/binary. Usage: python bench/helmd.py [--no-cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gripctl.adapters import helm, helmd
+from gripctl.adapters import sandbox as sandbox_adapter
+from gripctl.adapters.helm import KubeTarget, Values
+from gripctl.adapters.kube import Kube
+from gripctl.adapters.process import run_async
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "webgrip"
+CHART = EXAMPLE / "ops" / "helm" / "950-example-services"
+VALUES = EXAMPLE / "envs" / "staging" / "values.yaml"
+RENDER_COUNTS = (12, 40, 100, 300)
+READ_COUNTS = (12, 40, 100)
+INSTALLED = 12
+CONCURRENCY = 4  # what gripctl runs helm with
+HOLDER = "bench-helmd"
+
+
+async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(call: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await call()
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+async def timed(calls: Sequence[Callable[[], Awaitable[Any]]]) -> tuple[float, list[Any]]:
+    start = time.perf_counter()
+    out = await bounded(calls)
+    return time.perf_counter() - start, out
+
+
+def fresh_helper() -> None:
+    """Stop the helper, so that the next call starts one and its start-up is in the figure."""
+    helmd.shutdown()
+
+
+async def bench_renders(tmp: Path, kube_version: str) -> list[tuple[int, float, float]]:
+    charts = []
+    for i in range(max(RENDER_COUNTS)):
+        copy = tmp / "charts" / f"svc{i:03d}"
+        shutil.copytree(CHART, copy)
+        charts.append((f"svc{i:03d}", copy))
+    values = Values(files=[VALUES])
+    rows = []
+    for n in RENDER_COUNTS:
+
+        def calls(adapter: Any, n: int = n) -> list[Callable[[], Awaitable[str]]]:
+            return [
+                lambda name=name, chart=chart: adapter.render_release_manifest_async(
+                    name, chart, name, values, kube_version=kube_version, is_upgrade=True
+                )
+                for name, chart in charts[:n]
+            ]
+
+        binary, expected = await timed(calls(helm))
+        fresh_helper()
+        helper, got = await timed(calls(helmd))
+        if got != expected:
+            sys.exit(f"renders differ between helm and gripctl-helmd at N={n}")
+        rows.append((n, binary, helper))
+        print(f"render N={n:3d}: helm {binary:6.2f}s  helper {helper:6.2f}s  ratio {helper / binary:.3f}")
+    return rows
+
+
+async def install(tmp: Path, namespace: str, target: KubeTarget) -> list[str]:
+    names = [f"read{i:02d}" for i in range(INSTALLED)]
+
+    def installer(name: str) -> Callable[[], Awaitable[Any]]:
+        args = ["upgrade", "--install", name, str(CHART), "--namespace", namespace, "--create-namespace",
+                "--wait=hookOnly", "--timeout", "120s", "--values", str(VALUES), *target.args()]  # fmt: skip
+        return lambda: run_async("helm", args)
+
+    await installer(names[0])()  # creates the namespace once
+    await bounded([installer(n) for n in names[1:]])
+    return names
+
+
+async def bench_reads(tmp: Path, info: sandbox_adapter.SandboxInfo) -> list[tuple[int, float, float]]:
+    target = KubeTarget(context=info.context, kubeconfig=info.kubeconfig)
+    namespace = f"bench-helmd-{os.getpid()}"
+    try:
+        names = await install(tmp, namespace, target)
+        rows = []
+        for n in READ_COUNTS:
+            wanted = [names[i % len(names)] for i in range(n)]
+
+            async def observe_reads(adapter: Any, wanted: list[str] = wanted) -> list[Any]:
+                await adapter.list_releases(None, target)
+
+                def reads(name: str) -> Callable[[], Awaitable[Any]]:
+                    async def run() -> Any:
+                        entries = await adapter.history(name, namespace, target, max_entries=20)
+                        revision = max(e.revision for e in entries)
+                        manifest = await adapter.get_manifest(name, namespace, target, revision=revision)
+                        values = await adapter.get_values(name, namespace, target, revision=revision)
+                        return entries, manifest, values
+
+                    return run
+
+                return await bounded([reads(name) for name in wanted])
+
+            start = time.perf_counter()
+            expected = await observe_reads(helm)
+            binary = time.perf_counter() - start
+            fresh_helper()
+            start = time.perf_counter()
+            got = await observe_reads(helmd)
+            helper = time.perf_counter() - start
+            if got != expected:
+                sys.exit(f"reads differ between helm and gripctl-helmd at N={n}")
+            rows.append((n, binary, helper))
+            print(f"reads  N={n:3d}: helm {binary:6.2f}s  helper {helper:6.2f}s  ratio {helper / binary:.3f}")
+        return rows
+    finally:
+        Kube(target).delete("Namespace", None, namespace)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--no-cluster", action="store_true", help="renders only; no sandbox")
+    args = parser.parse_args()
+    if not helmd.enabled():
+        sys.exit(f"{helmd.HELPER} is not installed: run `make setup`")
+    info = None if args.no_cluster else sandbox_adapter.up(holder=HOLDER)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gripctl-bench-helmd-") as tmp:
+            kube_version = info.kube_version if info and info.kube_version else "v1.36.3"
+            renders = asyncio.run(bench_renders(Path(tmp), kube_version))
+            reads = asyncio.run(bench_reads(Path(tmp), info)) if info else []
+    finally:
+        if info is not None:
+            sandbox_adapter.release(HOLDER)
+        helmd.shutdown()
+
+    print()
+    print(f"{'calls':28} {'N':>4} {'helm binary':>12} {'helper':>8} {'ratio':>7}")
+    for label, rows in (
+        ("render (template --no-hooks)", renders),
+        ("reads (history+manifest+values)", reads),
+    ):
+        for n, binary, helper in rows:
+            print(f"{label:28} {n:4d} {binary:11.2f}s {helper:7.2f}s {helper / binary:6.3f}x")
+    print(f"concurrency {CONCURRENCY}; helper start-up included; {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
