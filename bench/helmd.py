@@ -7,10 +7,10 @@ In one run:
    (`helm template --no-hooks --is-upgrade --kube-version`), 4 at a time as gripctl runs helm; once
    with one `helm` process per render, once through the helper (started fresh, its start-up counted).
    Every helper render is checked equal to helm's.
-2. reads, on the sandbox: 12 releases installed by helm in a namespace of this run, then observe's reads
-   for N = 12, 40, 100 releases (cycling over the 12): one `list -A`, then per release `history`,
-   `get manifest`, `get values`, 4 releases at a time; helm binary vs helper. The namespace is deleted
-   at the end. Skipped with --no-cluster.
+2. reads, on the sandbox: 12 releases installed by helm (a namespace each, made by this run), then
+   observe's reads for N = 12, 40, 100 releases (cycling over the 12): one `list -A`, then per release
+   `history`, `get manifest`, `get values`, 4 releases at a time; helm binary vs helper. The
+   namespaces are deleted at the end. Skipped with --no-cluster.
 
 Prints wall times and the ratio helper/binary. Usage: python bench/helmd.py [--no-cluster]
 """
@@ -94,24 +94,28 @@ async def bench_renders(tmp: Path, kube_version: str) -> list[tuple[int, float, 
     return rows
 
 
-async def install(tmp: Path, namespace: str, target: KubeTarget) -> list[str]:
+def namespace_of(name: str) -> str:
+    # The chart names its objects without the release name: one release per namespace.
+    return f"bench-helmd-{os.getpid()}-{name}"
+
+
+async def install(target: KubeTarget) -> list[str]:
     names = [f"read{i:02d}" for i in range(INSTALLED)]
 
     def installer(name: str) -> Callable[[], Awaitable[Any]]:
-        args = ["upgrade", "--install", name, str(CHART), "--namespace", namespace, "--create-namespace",
-                "--wait=hookOnly", "--timeout", "120s", "--values", str(VALUES), *target.args()]  # fmt: skip
+        args = ["upgrade", "--install", name, str(CHART), "--namespace", namespace_of(name),
+                "--create-namespace", "--wait=hookOnly", "--timeout", "120s", "--values", str(VALUES),
+                *target.args()]  # fmt: skip
         return lambda: run_async("helm", args)
 
-    await installer(names[0])()  # creates the namespace once
-    await bounded([installer(n) for n in names[1:]])
+    await bounded([installer(n) for n in names])
     return names
 
 
-async def bench_reads(tmp: Path, info: sandbox_adapter.SandboxInfo) -> list[tuple[int, float, float]]:
+async def bench_reads(info: sandbox_adapter.SandboxInfo) -> list[tuple[int, float, float]]:
     target = KubeTarget(context=info.context, kubeconfig=info.kubeconfig)
-    namespace = f"bench-helmd-{os.getpid()}"
     try:
-        names = await install(tmp, namespace, target)
+        names = await install(target)
         rows = []
         for n in READ_COUNTS:
             wanted = [names[i % len(names)] for i in range(n)]
@@ -121,10 +125,11 @@ async def bench_reads(tmp: Path, info: sandbox_adapter.SandboxInfo) -> list[tupl
 
                 def reads(name: str) -> Callable[[], Awaitable[Any]]:
                     async def run() -> Any:
-                        entries = await adapter.history(name, namespace, target, max_entries=20)
+                        ns = namespace_of(name)
+                        entries = await adapter.history(name, ns, target, max_entries=20)
                         revision = max(e.revision for e in entries)
-                        manifest = await adapter.get_manifest(name, namespace, target, revision=revision)
-                        values = await adapter.get_values(name, namespace, target, revision=revision)
+                        manifest = await adapter.get_manifest(name, ns, target, revision=revision)
+                        values = await adapter.get_values(name, ns, target, revision=revision)
                         return entries, manifest, values
 
                     return run
@@ -144,7 +149,9 @@ async def bench_reads(tmp: Path, info: sandbox_adapter.SandboxInfo) -> list[tupl
             print(f"reads  N={n:3d}: helm {binary:6.2f}s  helper {helper:6.2f}s  ratio {helper / binary:.3f}")
         return rows
     finally:
-        Kube(target).delete("Namespace", None, namespace)
+        kube = Kube(target)
+        for i in range(INSTALLED):
+            kube.delete("Namespace", None, namespace_of(f"read{i:02d}"))
 
 
 def main() -> None:
@@ -158,7 +165,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="gripctl-bench-helmd-") as tmp:
             kube_version = info.kube_version if info and info.kube_version else "v1.36.3"
             renders = asyncio.run(bench_renders(Path(tmp), kube_version))
-            reads = asyncio.run(bench_reads(Path(tmp), info)) if info else []
+            reads = asyncio.run(bench_reads(info)) if info else []
     finally:
         if info is not None:
             sandbox_adapter.release(HOLDER)
