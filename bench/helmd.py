@@ -12,7 +12,14 @@ In one run:
    `history`, `get manifest`, `get values`, 4 releases at a time; helm binary vs helper. The
    namespaces are deleted at the end. Skipped with --no-cluster.
 
-Prints wall times and the ratio helper/binary. Usage: python bench/helmd.py [--no-cluster]
+3. observe's snapshot (the helm side of `gripctl plan`), on the sandbox: a synthetic platform of
+   --plan-releases releases (default 100; tests/engine's tiny chart) installed by helm, then
+   `observe.snapshot` of all of them, as it is (helm binary) and with observe's five helm calls pointed
+   at adapters.helmd, the one-line-per-call switch the lead plans (done here by patching the modules'
+   `helm` name for the run). The two snapshots must be equal. Target of issue 14: 100 releases in 3 s.
+
+Prints wall times and the ratio helper/binary.
+Usage: python bench/helmd.py [--no-cluster] [--plan-releases N]
 """
 
 from __future__ import annotations
@@ -35,6 +42,16 @@ from gripctl.adapters.kube import Kube
 from gripctl.adapters.process import run_async
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "engine"))
+
+from engine_platforms import make_platform  # noqa: E402
+
+import gripctl.observe.release  # noqa: E402
+import gripctl.observe.render  # noqa: E402
+import gripctl.observe.snapshot  # noqa: E402
+from gripctl.model import load_platform  # noqa: E402
+from gripctl.observe.snapshot import snapshot as observe_snapshot  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "webgrip"
 CHART = EXAMPLE / "ops" / "helm" / "950-example-services"
 VALUES = EXAMPLE / "envs" / "staging" / "values.yaml"
@@ -154,9 +171,81 @@ async def bench_reads(info: sandbox_adapter.SandboxInfo) -> list[tuple[int, floa
             kube.delete("Namespace", None, namespace_of(f"read{i:02d}"))
 
 
+class HelmThroughHelper:
+    """adapters.helm, with the five calls observe makes answered by adapters.helmd."""
+
+    history = staticmethod(helmd.history)
+    get_manifest = staticmethod(helmd.get_manifest)
+    get_values = staticmethod(helmd.get_values)
+    list_releases = staticmethod(helmd.list_releases)
+    render_release_manifest_async = staticmethod(helmd.render_release_manifest_async)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(helm, name)
+
+
+OBSERVE_MODULES = (gripctl.observe.release, gripctl.observe.render, gripctl.observe.snapshot)
+
+
+def comparable(snap: Any) -> tuple[Any, Any]:
+    return (
+        sorted((k, repr(v)) for k, v in snap.observed.items()),
+        sorted((k, v.manifest, v.values_digest) for k, v in snap.desired.items()),
+    )
+
+
+async def bench_snapshot(
+    tmp: Path, info: sandbox_adapter.SandboxInfo, releases: int
+) -> tuple[int, float, float]:
+    namespace = f"bench-helmd-plan-{os.getpid()}"
+    synth = make_platform(
+        tmp / "plan",
+        namespace=namespace,
+        kubeconfig=info.kubeconfig,
+        context=info.context,
+        needs={f"{100 + i}-svc{i:03d}": [] for i in range(releases)},
+    )
+    platform = load_platform(synth.root, synth.environment)
+    target = KubeTarget(context=info.context, kubeconfig=info.kubeconfig)
+    try:
+        start = time.perf_counter()
+
+        def installer(rid: str) -> Callable[[], Awaitable[Any]]:
+            r = platform.release(rid)
+            args = ["upgrade", "--install", r.name, str(r.chart_path), "--namespace", namespace,
+                    "--create-namespace", "--wait=hookOnly", "--timeout", "120s", *target.args()]  # fmt: skip
+            return lambda: run_async("helm", args)
+
+        await installer(synth.ids[0])()  # creates the namespace
+        await bounded([installer(rid) for rid in synth.ids[1:]])
+        print(f"snapshot: {releases} releases installed in {time.perf_counter() - start:.1f}s")
+        ids = list(synth.ids)
+        start = time.perf_counter()
+        expected = await observe_snapshot(platform, ids, target)
+        binary = time.perf_counter() - start
+        fresh_helper()
+        for module in OBSERVE_MODULES:
+            module.helm = HelmThroughHelper()  # type: ignore[attr-defined]
+        try:
+            start = time.perf_counter()
+            got = await observe_snapshot(platform, ids, target)
+            helper = time.perf_counter() - start
+        finally:
+            for module in OBSERVE_MODULES:
+                module.helm = helm  # type: ignore[attr-defined]
+        if comparable(got) != comparable(expected):
+            sys.exit("snapshots differ between helm and gripctl-helmd")
+        deployed = sum(o.exists for o in got.observed.values())
+        print(f"snapshot N={releases}: helm {binary:6.2f}s  helper {helper:6.2f}s  ({deployed} deployed)")
+        return releases, binary, helper
+    finally:
+        Kube(target).delete("Namespace", None, namespace)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--no-cluster", action="store_true", help="renders only; no sandbox")
+    parser.add_argument("--plan-releases", type=int, default=100, help="releases in the snapshot part")
     args = parser.parse_args()
     if not helmd.enabled():
         sys.exit(f"{helmd.HELPER} is not installed: run `make setup`")
@@ -166,6 +255,7 @@ def main() -> None:
             kube_version = info.kube_version if info and info.kube_version else "v1.36.3"
             renders = asyncio.run(bench_renders(Path(tmp), kube_version))
             reads = asyncio.run(bench_reads(info)) if info else []
+            snap = [asyncio.run(bench_snapshot(Path(tmp), info, args.plan_releases))] if info else []
     finally:
         if info is not None:
             sandbox_adapter.release(HOLDER)
@@ -176,6 +266,7 @@ def main() -> None:
     for label, rows in (
         ("render (template --no-hooks)", renders),
         ("reads (history+manifest+values)", reads),
+        ("observe snapshot (plan)", snap),
     ):
         for n, binary, helper in rows:
             print(f"{label:28} {n:4d} {binary:11.2f}s {helper:7.2f}s {helper / binary:6.3f}x")
