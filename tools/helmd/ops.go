@@ -306,6 +306,13 @@ type configKey struct {
 // `--namespace`.
 func newSettings(req *request) *cli.EnvSettings {
 	settings := cli.New()
+	if _, set := os.LookupEnv("HELM_QPS"); !set {
+		// client-go limits a client to 5 requests a second after a burst of 100 (Helm's defaults). A
+		// `helm` process per call never reaches that; the helper, whose clients serve every call of a
+		// gripctl run, would, and a plan of 100 releases would wait ~40 s on it. No client-side limit,
+		// as with one process per call: the caller's concurrency bounds the requests in flight.
+		settings.QPS = -1
+	}
 	settings.KubeConfig = req.Kubeconfig
 	if req.Context != "" {
 		settings.KubeContext = req.Context
