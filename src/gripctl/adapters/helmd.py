@@ -5,7 +5,7 @@ one process per gripctl process instead of one `helm` process per call, whose st
 plan. Every function here has the signature of its namesake in `adapters.helm`, returns what that
 one returns and raises the same errors with the same messages: the helper answers with the bytes the
 `helm` command prints, and the same parsers read them. Whether the helper is used is decided in one
-place, `_helper()`: a gripctl installed without the toolchain (pipx, own helm) runs the helm binary.
+place, `helper_path()`: a gripctl installed without the toolchain (pipx, own helm) runs the helm binary.
 
 Requests travel as JSON lines over the helper's stdin and answers come back on its stdout, read by a
 thread, never by asyncio's subprocess transport (python/cpython#103847, see adapters/process.py): a
@@ -179,16 +179,29 @@ _current: Helper | None = None
 _current_lock = threading.Lock()
 
 
-def _helper() -> Helper | None:
-    """The running helper, started on first use; None when gripctl should run the helm binary.
+def helper_path() -> str | None:
+    """The helper to use, or None when gripctl should run the helm binary: the one place that chooses.
 
-    The one place that chooses between the helper and the binary."""
-    global _current
+    None when the helper is not installed (a gripctl installed without the toolchain, next to the
+    user's own helm), or when GRIPCTL_HELMD=0 says not to use it."""
     if os.environ.get(DISABLE_ENV) == "0":
         return None
     try:
-        path = find_tool(HELPER)
+        return find_tool(HELPER)
     except ToolMissingError:
+        return None
+
+
+def enabled() -> bool:
+    """Whether the read-only helm calls go through the helper."""
+    return helper_path() is not None
+
+
+def _helper() -> Helper | None:
+    """The running helper, started on first use (again after it died); None: use the helm binary."""
+    global _current
+    path = helper_path()
+    if path is None:
         return None
     with _current_lock:
         if _current is None or _current.pid != os.getpid() or not _current.alive or _current.path != path:
@@ -196,17 +209,6 @@ def _helper() -> Helper | None:
                 _current.close()
             _current = Helper(path)
         return _current
-
-
-def enabled() -> bool:
-    """Whether the read-only helm calls go through the helper (it is installed and not switched off)."""
-    if os.environ.get(DISABLE_ENV) == "0":
-        return False
-    try:
-        find_tool(HELPER)
-    except ToolMissingError:
-        return False
-    return True
 
 
 def shutdown() -> None:
