@@ -20,7 +20,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-DEFAULT=(helm sops kwok etcd kube actionlint prometheus)
+DEFAULT=(helm helmd sops kwok etcd kube actionlint prometheus)
 BENCH=(helmfile)
 # Bump when build_component changes in a way that changes the binaries (it is part of every key).
 BUILDER=2
@@ -37,6 +37,16 @@ spec_helm() {
   pkgs=("helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
   ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
   checks=("helm version --template {{.Version}}" "$HELM_VERSION")
+}
+
+# gripctl-helmd (tools/helmd): Helm's own packages in one long-lived process for gripctl's read-only helm
+# calls. Its wrapper module requires helm.sh/helm/v4 at exactly the helm pin, so it links the same module
+# versions as helm; the same -X stamps the same .Capabilities.HelmVersion.
+spec_helmd() {
+  pkgs=("gripctl.dev/tools/helmd=gripctl-helmd")
+  ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X main.version=$HELM_VERSION"
+  requires="helm.sh/helm/v4 $HELM_VERSION"
+  checks=("gripctl-helmd --version" "$HELM_VERSION")
 }
 
 spec_sops() {

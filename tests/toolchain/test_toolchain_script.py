@@ -21,7 +21,7 @@ from gripctl.adapters.toolchain import cache_root
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = "scripts/toolchain.sh"
 DEFAULT_BINARIES = {
-    "helm", "sops", "age", "age-keygen", "kwok", "kwokctl", "etcd", "kube-apiserver",
+    "helm", "gripctl-helmd", "sops", "age", "age-keygen", "kwok", "kwokctl", "etcd", "kube-apiserver",
     "kube-controller-manager", "kube-scheduler", "kubectl", "actionlint", "prometheus", "promtool",
 }  # fmt: skip
 
@@ -68,7 +68,7 @@ def link_built_components(repo: Path, cache: Path, *args: str) -> None:
 def test_a_pin_changes_only_the_keys_of_the_components_that_use_it(tmp_path: Path) -> None:
     repo = copy_recipe(tmp_path)
     before = keys(repo)
-    assert set(before) == {"helm", "sops", "kwok", "etcd", "kube", "actionlint", "prometheus"}
+    assert set(before) == {"helm", "helmd", "sops", "kwok", "etcd", "kube", "actionlint", "prometheus"}
     assert keys(repo) == before
 
     def changed_since(previous: dict[str, str]) -> tuple[set[str], dict[str, str]]:
@@ -111,6 +111,21 @@ def test_a_wrapper_module_behind_its_pin_is_refused_before_anything_is_built(tmp
     assert not cache.exists()
 
 
+def test_gripctl_helmd_follows_the_helm_pin(tmp_path: Path) -> None:
+    """The helper links Helm's packages: a new helm pin without its wrapper module updated is refused, so
+    that gripctl-helmd never runs other Helm code than the helm binary."""
+    repo = copy_recipe(tmp_path)
+    set_pin(repo, "HELM_VERSION", "v4.3.2")
+    cache = tmp_path / "cache"
+
+    out = run(repo, cache=cache)
+
+    assert out.returncode == 1
+    assert "tools/helmd/go.mod does not require helm.sh/helm/v4 v4.3.2" in out.stderr
+    assert "go get helm.sh/helm/v4@v4.3.2 && go mod tidy" in out.stderr
+    assert not cache.exists()
+
+
 def test_an_unknown_option_is_refused(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     out = run(ROOT, "--fast", cache=cache)
@@ -141,7 +156,7 @@ def test_one_printed_directory_links_every_binary_and_current_points_at_it(
         assert link.is_symlink() and target.is_file() and os.access(target, os.X_OK)
         assert not os.readlink(link).startswith("/")  # relative: the cache can move
     components = (bin_dir.parent / "components").read_text().split()
-    assert components[::2] == ["helm", "sops", "kwok", "etcd", "kube", "actionlint", "prometheus"]
+    assert components[::2] == ["helm", "helmd", "sops", "kwok", "etcd", "kube", "actionlint", "prometheus"]
     version = subprocess.run(
         [bin_dir / "actionlint", "--version"], capture_output=True, text=True, check=True
     ).stdout
