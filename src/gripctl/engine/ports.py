@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from gripctl.adapters import helm
+from gripctl.adapters import helm, helmd
 from gripctl.adapters.helm import HistoryEntry, KubeTarget, Values
 from gripctl.adapters.kube import Kube
 from gripctl.engine.signals import PrometheusWatch
@@ -104,10 +104,10 @@ class HelmCLI:
         )
 
     async def history(self, release: Release) -> list[HistoryEntry]:
-        return await helm.history(release.name, release.namespace, self.target, max_entries=50)
+        return await helmd.history(release.name, release.namespace, self.target, max_entries=50)
 
     async def manifest(self, release: Release, revision: int) -> str:
-        return await helm.get_manifest(release.name, release.namespace, self.target, revision=revision)
+        return await helmd.get_manifest(release.name, release.namespace, self.target, revision=revision)
 
 
 class LiveCluster:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from gripctl.adapters import helm
+from gripctl.adapters import helmd
 from gripctl.adapters.helm import HistoryEntry, KubeTarget
 from gripctl.model.types import Release
 from gripctl.observe.processes import helm_running_for
@@ -53,7 +53,7 @@ def last_deployed_revision(entries: list[HistoryEntry]) -> int | None:
 
 async def observe_release(release: Release, target: KubeTarget) -> ObservedRelease:
     """What the cluster has for `release` now. Never changes anything."""
-    entries = await helm.history(release.name, release.namespace, target, max_entries=20)
+    entries = await helmd.history(release.name, release.namespace, target, max_entries=20)
     base = ObservedRelease(
         release_id=release.id,
         helm_name=release.name,
@@ -72,8 +72,8 @@ async def observe_release(release: Release, target: KubeTarget) -> ObservedRelea
     manifest_revision = (
         deployed if status is ReleaseStatus.locked and deployed is not None else latest.revision
     )
-    manifest = await helm.get_manifest(release.name, release.namespace, target, revision=manifest_revision)
-    values = await helm.get_values(release.name, release.namespace, target, revision=manifest_revision)
+    manifest = await helmd.get_manifest(release.name, release.namespace, target, revision=manifest_revision)
+    values = await helmd.get_values(release.name, release.namespace, target, revision=manifest_revision)
     chart = next((e.chart for e in entries if e.revision == manifest_revision), latest.chart)
     return ObservedRelease(
         release_id=release.id,

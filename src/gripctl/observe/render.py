@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gripctl import yamlio as yaml
-from gripctl.adapters import helm
+from gripctl.adapters import helm, helmd
 from gripctl.digest import canonical_json, secrets_digest, sha256_bytes, sha256_text, tree_digest
 from gripctl.errors import ConfigError, Location, ToolError
 from gripctl.helmvalues import deep_merge, leaf_paths, parse_set_values
@@ -108,7 +108,7 @@ async def render_desired(
 
     values = helm.Values(files=files, stdin_yaml=decrypted, set_values=dict(release.set_values))
     try:
-        manifest = await helm.render_release_manifest_async(
+        manifest = await helmd.render_release_manifest_async(
             release.name, chart, release.namespace, values, kube_version=kube_version, is_upgrade=is_upgrade
         )
     except ToolError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from gripctl.adapters import helm
+from gripctl.adapters import helmd
 from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.process import run
 from gripctl.digest import sha256_bytes
@@ -86,7 +86,9 @@ async def snapshot(
     releases = [platform.release(rid) for rid in release_ids]
     # One `helm list --all` tells which releases exist at all: a first deploy then costs one helm call
     # per release (the render) instead of two.
-    existing = {(str(r.get("namespace")), str(r.get("name"))) for r in await helm.list_releases(None, target)}
+    existing = {
+        (str(r.get("namespace")), str(r.get("name"))) for r in await helmd.list_releases(None, target)
+    }
     gate = asyncio.Semaphore(max(1, concurrency))
     results = await asyncio.gather(
         *(_one(platform, r, target, kube_version, gate, existing, secrets_optional) for r in releases)

@@ -173,12 +173,12 @@ class HistoryResult:
 
 async def history(req: HistoryRequest) -> HistoryResult:
     """A release's helm revisions, newest first, each with the gripctl run that made it."""
-    from gripctl.adapters import helm
+    from gripctl.adapters import helmd
 
     platform = load(req.root, req.environment)
     release = platform.release(req.release_id)
     cluster = await reach(platform)
-    entries = await helm.history(release.name, release.namespace, cluster.target, max_entries=50)
+    entries = await helmd.history(release.name, release.namespace, cluster.target, max_entries=50)
     runs = ledger_of(platform).revision_runs(release.id, platform.environment.name)
     rows = [
         RevisionRow(
@@ -222,7 +222,7 @@ class VerifyResult:
 
 async def verify(req: VerifyRequest) -> VerifyResult:
     """The post-deployment checks of every selected installed release, now, in parallel (read-only)."""
-    from gripctl.adapters import helm
+    from gripctl.adapters import helmd
 
     platform = load(req.root, req.environment)
     ids = selected(platform, req.selection)
@@ -232,10 +232,10 @@ async def verify(req: VerifyRequest) -> VerifyResult:
 
     async def one(rid: str) -> VerifyRow:
         release = platform.release(rid)
-        entries = await helm.history(release.name, release.namespace, cluster.target, max_entries=5)
+        entries = await helmd.history(release.name, release.namespace, cluster.target, max_entries=5)
         if not entries:
             return VerifyRow(rid, False, "not installed", 0.0)
-        manifest = await helm.get_manifest(release.name, release.namespace, cluster.target)
+        manifest = await helmd.get_manifest(release.name, release.namespace, cluster.target)
         result = await verify_release(
             cluster.kube,
             view,
