@@ -52,10 +52,19 @@ class ActionContext:
         self.emitter.emit(kind, message, release_id=rr.id, **data)
 
     def begin(
-        self, rr: ReleaseRun, kind: ActionKind, from_revision: int | None, chart_version: str | None = None
+        self,
+        rr: ReleaseRun,
+        kind: ActionKind,
+        from_revision: int | None,
+        chart_version: str | None = None,
+        *,
+        values_digest: str | None = None,
     ) -> int:
-        """The write-ahead record of an action, before helm is called."""
-        return self.ledger.begin_action(self.run_id, rr.id, kind, from_revision, chart_version)
+        """The write-ahead record of an action, before helm is called. An install or upgrade records the
+        digest of the values it applies: a promotion later asks whether exactly those succeeded."""
+        return self.ledger.begin_action(
+            self.run_id, rr.id, kind, from_revision, chart_version, values_digest=values_digest
+        )
 
     def finish(
         self, action_id: int, outcome: ActionOutcome, revision: int | None = None, error: str | None = None
@@ -110,7 +119,9 @@ class _Apply:
         ctx.phase(
             rr, Phase.deploying, f"{self.kind.value} chart {plan.desired_chart_version}", reason=plan.reason
         )
-        action_id = ctx.begin(rr, self.kind, rr.previous_good, plan.desired_chart_version)
+        action_id = ctx.begin(
+            rr, self.kind, rr.previous_good, plan.desired_chart_version, values_digest=plan.values_digest
+        )
         chart = (
             release.chart_path if release.chart_path.is_absolute() else ctx.platform.root / release.chart_path
         )

@@ -15,7 +15,14 @@ from typing import Any
 
 from gripctl import yamlio as yaml
 from gripctl.adapters import helm, helmd
-from gripctl.digest import canonical_json, secrets_digest, sha256_bytes, sha256_text, tree_digest
+from gripctl.digest import (
+    canonical_json,
+    secrets_digest,
+    sha256_bytes,
+    sha256_text,
+    tree_digest,
+    values_digest,
+)
 from gripctl.errors import ConfigError, Location, ToolError
 from gripctl.helmvalues import deep_merge, leaf_paths, parse_set_values
 from gripctl.model.types import Platform, Release
@@ -57,6 +64,23 @@ def _load_values_file(path: Path, root: Path, release: Release) -> dict[str, Any
     return data
 
 
+def user_values(platform: Platform, release: Release, decrypted: bytes | None) -> dict[str, Any]:
+    """The merged user values helm records for `release` in `platform`'s environment: its values files
+    in order, then the decrypted secrets, then `set:` (the chart's own values.yaml is helm's to add).
+    Holds secrets: keep it in memory, hash it (`values_digest`), never print it."""
+    root = platform.root
+    merged: dict[str, Any] = {}
+    for f in release.values_files:
+        merged = deep_merge(merged, _load_values_file(f if f.is_absolute() else root / f, root, release))
+    if decrypted is not None:
+        secret_data = yaml.safe_load(decrypted) or {}
+        if isinstance(secret_data, dict):
+            merged = deep_merge(merged, secret_data)
+    if release.set_values:
+        merged = deep_merge(merged, parse_set_values(release.set_values))
+    return merged
+
+
 def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
     chart_yaml = chart / "Chart.yaml"
     where = display_path(chart_yaml, root)
@@ -87,23 +111,20 @@ async def render_desired(
     files = [f if f.is_absolute() else root / f for f in release.values_files]
     inputs: dict[str, str] = {f"chart {display_path(chart, root)}": tree_digest(chart)}
 
-    merged: dict[str, Any] = {}
     for f in files:
-        merged = deep_merge(merged, _load_values_file(f, root, release))
         inputs[f"values file {display_path(f, root)}"] = sha256_bytes(f.read_bytes())
 
     decrypted = await asyncio.to_thread(merged_values, release.secrets, root)  # sops: off the loop
+    merged = user_values(platform, release, decrypted)
     secret_values: frozenset[str] = frozenset()
     secret_paths: frozenset[str] = frozenset()
     if decrypted is not None:
         secret_data = yaml.safe_load(decrypted) or {}
         if isinstance(secret_data, dict):
-            merged = deep_merge(merged, secret_data)
             secret_paths = frozenset(p for p, _ in leaf_paths(secret_data))
         secret_values = frozenset(secret_leaves(decrypted))
         inputs[f"secrets {release.id}"] = secrets_digest(decrypted)
     if release.set_values:
-        merged = deep_merge(merged, parse_set_values(release.set_values))
         inputs[f"set values {release.id}"] = sha256_text(canonical_json(release.set_values))
 
     values = helm.Values(files=files, stdin_yaml=decrypted, set_values=dict(release.set_values))
@@ -123,7 +144,7 @@ async def render_desired(
         manifest=manifest,
         chart_name=chart_name,
         chart_version=version,
-        values_digest=sha256_text(canonical_json(merged)),
+        values_digest=values_digest(merged),
         values=merged,
         secret_values=secret_values,
         secret_paths=secret_paths,

@@ -211,6 +211,7 @@ def compute_plan(
                 reason=mask(reason, masks),
                 deployed_revision=observed.deployed_revision,
                 helm_status=observed.helm_status,
+                values_digest=desired.values_digest or None,
             )
         )
     inputs = plan_inputs(snapshot, release_ids)

@@ -34,6 +34,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "deployed_revision": r.deployed_revision,
                 "live_chart_version": r.live_chart_version,
                 "desired_chart_version": r.desired_chart_version,
+                "values_digest": r.values_digest,
                 "needs": list(r.needs),
                 "changes": [
                     {
@@ -80,6 +81,7 @@ def plan_from_dict(data: dict[str, Any], *, source: str = "plan") -> Plan:
                     reason=r.get("reason", ""),
                     deployed_revision=r.get("deployed_revision"),
                     helm_status=r.get("helm_status"),
+                    values_digest=r.get("values_digest"),
                 )
                 for r in data["releases"]
             ),

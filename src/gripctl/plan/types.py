@@ -50,6 +50,9 @@ class ReleasePlan:
     reason: str = ""  # one line: why this action (e.g. "values changed", "pending-upgrade since 12:03")
     deployed_revision: int | None = None  # the last deployed revision: where unlock/rollback goes back to
     helm_status: str | None = None  # helm's own status word (pending-upgrade, ...) behind `status`
+    # sha256 of the merged user values this plan deploys (secrets included, only ever hashed): what the
+    # ledger records per install/upgrade, and what a promotion (`promote_from`) compares.
+    values_digest: str | None = None
 
     @property
     def changed(self) -> bool:
