@@ -112,6 +112,11 @@ class ApprovalError(GripError):
     """A change needs an approval that is missing or was given for a different plan."""
 
 
+class PolicyError(GripError):
+    """An environment's policy refuses this deploy: `deploy: manual` for the automatic entry, or
+    `promote_from` without a success of the same chart version and values in the source environment."""
+
+
 class PlanStaleError(GripError):
     """A saved plan no longer matches the repository, values or live releases it was computed from."""
 

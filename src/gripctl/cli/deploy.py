@@ -21,6 +21,7 @@ from gripctl.cli.options import (
     concurrency_option,
     deploy_options,
     environment_option,
+    force_promotion_option,
     include_dependents_option,
     include_needs_option,
     monitor_option,
@@ -142,7 +143,14 @@ def finish(app_state: AppState, deployment: Deployment, *, document: bool = True
         )
 
 
-def _run(ctx: typer.Context, environment: str | None, who: str | None, saved: Plan | None) -> None:
+def _run(
+    ctx: typer.Context,
+    environment: str | None,
+    who: str | None,
+    saved: Plan | None,
+    *,
+    automatic: bool = False,
+) -> None:
     from gripctl.service import deploy as service
 
     app_state = state(ctx)
@@ -156,6 +164,7 @@ def _run(ctx: typer.Context, environment: str | None, who: str | None, saved: Pl
         confirm=confirm_prompt(app_state),
         sinks=out_sinks,
         on_plan=lazy.on_plan if lazy else None,
+        automatic=automatic,
         **deploy_options(ctx.params),
     )
     run = service.apply if saved is not None else service.deploy
@@ -175,10 +184,19 @@ def deploy(
     wait_lock: Annotated[float, wait_lock_option] = 0.0,
     monitor: Annotated[float | None, monitor_option] = None,
     skip_validation: Annotated[bool, skip_validation_option] = False,
+    force_promotion: Annotated[bool, force_promotion_option] = False,
+    auto: Annotated[
+        bool,
+        typer.Option(
+            "--auto",
+            help="The automatic entry (CI on push): deploy only an environment whose policy is "
+            "`deploy: auto`, refuse any other.",
+        ),
+    ] = False,
     who: Annotated[str | None, as_option] = None,
 ) -> None:
     """Plan, check, approve and apply: deploy the selected releases in dependency order, verify, remediate."""
-    _run(ctx, environment, who, None)
+    _run(ctx, environment, who, None, automatic=auto)
 
 
 def apply(
@@ -191,6 +209,7 @@ def apply(
     wait_lock: Annotated[float, wait_lock_option] = 0.0,
     monitor: Annotated[float | None, monitor_option] = None,
     skip_validation: Annotated[bool, skip_validation_option] = False,
+    force_promotion: Annotated[bool, force_promotion_option] = False,
     who: Annotated[str | None, as_option] = None,
 ) -> None:
     """Run exactly a saved plan: re-plan first and refuse (PlanStaleError) if anything changed."""

@@ -80,7 +80,21 @@ skip_validation_option = typer.Option(
     "--skip-validation", help="Deploy without the pre-deployment checks (recorded in the ledger)."
 )
 
-DEPLOY_OPTIONS = ("concurrency", "serial", "on_failure", "wait_lock", "monitor", "skip_validation")
+force_promotion_option = typer.Option(
+    "--force-promotion",
+    help="Deploy releases that the environment's promote_from source has not run successfully "
+    "(recorded in the run's timeline).",
+)
+
+DEPLOY_OPTIONS = (
+    "concurrency",
+    "serial",
+    "on_failure",
+    "wait_lock",
+    "monitor",
+    "skip_validation",
+    "force_promotion",
+)
 
 
 def selection(params: Mapping[str, Any]) -> Selection:
@@ -102,6 +116,7 @@ def deploy_options(params: Mapping[str, Any]) -> dict[str, Any]:
         "wait_lock": params.get("wait_lock") or 0.0,
         "monitor_seconds": params.get("monitor"),
         "skip_validation": bool(params.get("skip_validation")),
+        "force_promotion": bool(params.get("force_promotion")),
     }
 
 

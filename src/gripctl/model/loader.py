@@ -82,6 +82,7 @@ ENVIRONMENT_KEYS = (
     "context",
     "kubeconfig",
     "deploy",
+    "promote_from",
     "approval",
     "approvers",
     "values",
@@ -272,6 +273,7 @@ class _Loader:
         self.sections_are_mappings()
         envs_raw = self.environments_section()
         environments = {name: self.environment(name, spec) for name, spec in envs_raw.items()}
+        self.check_promotions(environments)
         selected = self.pick_environment(environment, environments)
 
         defaults = self.mapping(data.get("defaults"), "defaults")
@@ -344,6 +346,7 @@ class _Loader:
             context=self.string(context, f"{path}.context") if context is not None else None,
             kubeconfig=(self.root / self.string(kubeconfig, f"{path}.kubeconfig")) if kubeconfig else None,
             deploy=self.choice(spec.get("deploy", "manual"), ("auto", "manual"), f"{path}.deploy"),
+            promote_from=self.promote_from(name, spec.get("promote_from"), f"{path}.promote_from"),
             approval=Approval(self.choice(spec.get("approval", "none"), tuple(Approval), f"{path}.approval")),
             approvers=tuple(self.strings(spec.get("approvers"), f"{path}.approvers")),
             values_files=tuple(values),
@@ -354,6 +357,41 @@ class _Loader:
             else None,
             prometheus_checks=self.environment_health(spec.get("health"), f"{path}.health"),
         )
+
+    def promote_from(self, name: str, value: Any, key_path: str) -> str | None:
+        if value is None:
+            return None
+        source = self.string(value, key_path)
+        known = list(self.environments_section())
+        if source == name:
+            self.fail(
+                f"environment {name!r} cannot promote from itself",
+                key_path,
+                hint="name the environment whose deploys must succeed first, e.g. promote_from: staging",
+            )
+        if source not in known:
+            self.fail(
+                f"promote_from names {source!r}, which is not an environment of this platform",
+                key_path,
+                hint=did_you_mean(source, known) or "known environments: " + ", ".join(known),
+            )
+        return source
+
+    def check_promotions(self, environments: dict[str, Environment]) -> None:
+        """A cycle of promote_from (a <- b <- a) could never deploy anything: refuse it here."""
+        for start in environments:
+            seen = [start]
+            current = environments[start].promote_from
+            while current is not None:
+                if current in seen:
+                    loop = " <- ".join([*seen[seen.index(current) :], current])
+                    self.fail(
+                        f"promote_from forms a cycle: {loop}",
+                        f"environments.{start}.promote_from",
+                        hint="promotion runs one way (staging -> production): remove one of these keys",
+                    )
+                seen.append(current)
+                current = environments[current].promote_from
 
     # -- releases ------------------------------------------------------------------------------------
 

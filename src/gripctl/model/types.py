@@ -144,7 +144,10 @@ class Environment:
     name: str
     context: str | None  # kubeconfig context; None = the current context
     kubeconfig: Path | None = None
-    deploy: str = "manual"  # auto | manual: whether CI may deploy without a person
+    deploy: str = "manual"  # auto | manual: whether the automatic entry (`deploy --auto`, CI) may deploy it
+    # The environment whose successful deploys of the same chart version and values this one requires
+    # first (`promote_from: staging` on production); None: no such rule.
+    promote_from: str | None = None
     approval: Approval = Approval.none
     approvers: tuple[str, ...] = ()
     values_files: tuple[Path, ...] = ()  # environment-wide values, applied to every release

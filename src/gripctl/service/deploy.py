@@ -23,7 +23,7 @@ from gripctl.engine.recover import last_good_revision, recover_interrupted
 from gripctl.engine.release import Goal, from_plan, standalone
 from gripctl.engine.runner import Runner, RunOptions, RunResult, drive
 from gripctl.engine.verify import ClusterView
-from gripctl.errors import LockedError, UsageError, ValidationError
+from gripctl.errors import LockedError, PolicyError, UsageError, ValidationError
 from gripctl.identity import actor
 from gripctl.ledger.git import commits_since
 from gripctl.ledger.store import Ledger
@@ -35,9 +35,12 @@ from gripctl.observe.snapshot import snapshot
 from gripctl.observe.types import ReleaseStatus, Snapshot
 from gripctl.plan.compute import LockFacts, decide
 from gripctl.plan.digest import check_fresh
+from gripctl.plan.promotion import Unpromoted
 from gripctl.plan.serialize import plan_to_dict
 from gripctl.plan.types import Action, Plan
 from gripctl.service.plan import decide_plan
+from gripctl.service.promotion import override_note, unproven
+from gripctl.service.promotion import refusal as promotion_refusal
 from gripctl.service.workspace import ledger_of, load, selected
 from gripctl.service.world import Cluster, reach, sink_factories, world
 
@@ -56,6 +59,8 @@ class DeployRequest:
     monitor_seconds: float | None = None  # None: the environment's window
     skip_validation: bool = False  # bypass the pre-deployment checks (recorded in the run)
     reapply: Mapping[str, str] = field(default_factory=dict)  # release id -> why upgrade it though in sync
+    automatic: bool = False  # the automatic entry (`deploy --auto`, CI on push): only `deploy: auto` envs
+    force_promotion: bool = False  # deploy what `promote_from` has not proven (recorded in the run)
     actor: str = field(default_factory=actor)
     saved_plan: Plan | None = None  # `gripctl apply plan.json`: run exactly this plan, or refuse
     confirm: Callable[[str], bool] | None = None  # interactive approval prompt (a TTY), else None
@@ -123,9 +128,36 @@ async def _gate(platform: Platform, snap: Snapshot, ids: list[str]) -> None:
         )
 
 
+def _refuse_automatic(platform: Platform) -> None:
+    """`deploy: manual` means a person deploys it: the automatic entry stops before anything else."""
+    env = platform.environment
+    if env.deploy == "auto":
+        return
+    raise PolicyError(
+        f"environment {env.name} is `deploy: {env.deploy}`: the automatic entry (`gripctl deploy --auto`, "
+        "the push workflow) does not deploy it; nothing was changed",
+        location=platform.locations.get(f"environments.{env.name}.deploy")
+        or platform.locations.get(f"environments.{env.name}"),
+        hint=f"a person deploys it: `gripctl deploy -e {env.name}` (or the manual workflow); "
+        "or set `deploy: auto` for it in gripctl.yaml",
+    )
+
+
+def _promotion(
+    req: DeployRequest, platform: Platform, snap: Snapshot, plan: Plan, ledger: Ledger
+) -> list[Unpromoted]:
+    """What `promote_from` has not proven: a refusal, or (with --force-promotion) what to record."""
+    missing = unproven(platform, snap, plan, ledger)
+    if missing and not req.force_promotion:
+        raise promotion_refusal(platform, missing)
+    return missing
+
+
 async def deploy(req: DeployRequest) -> Deployment:
     platform = load(req.root, req.environment)
     env = platform.environment
+    if req.automatic:
+        _refuse_automatic(platform)
     if req.saved_plan is not None:
         if req.saved_plan.environment != env.name:
             raise UsageError(
@@ -147,6 +179,7 @@ async def deploy(req: DeployRequest) -> Deployment:
         plan = decide_plan(platform, snap, ids, ledger, req.reapply)
         if req.saved_plan is not None:
             check_fresh(req.saved_plan, plan)
+        forced = _promotion(req, platform, snap, plan, ledger)
     except BaseException:
         view.stop()
         raise
@@ -178,6 +211,13 @@ async def deploy(req: DeployRequest) -> Deployment:
             run.emitter.emit(EventKind.note, f"re-planned after recovery: plan {plan.id}", plan=plan.id)
             if req.saved_plan is not None:
                 check_fresh(req.saved_plan, plan)
+            forced = _promotion(req, platform, snap, plan, ledger)
+        if forced and env.promote_from is not None:
+            run.emitter.emit(
+                EventKind.note,
+                override_note(req.actor, env.promote_from, forced),
+                forced_promotion=[m.release_id for m in forced],
+            )
         _refuse_blocked(plan)
         approver = require_approval(
             ledger,
