@@ -93,6 +93,29 @@ def head(path: Path) -> str | None:
     return result.stdout.strip() or None if result.ok else None
 
 
+def commit_of(path: Path, ref: str) -> str | None:
+    """The commit `ref` names (a branch, tag, sha, `HEAD~3`, `origin/main`), or None when git knows none."""
+    result = git(
+        path, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False
+    )
+    return result.stdout.strip() or None if result.ok else None
+
+
+def changed_paths(path: Path, ref: str) -> list[str]:
+    """The files under `path` that differ between `ref` and the work tree (committed or not, and
+    untracked files not ignored), relative to `path`. A rename is its old and its new path."""
+    diff = git(path, "diff", "--name-only", "--no-renames", "--relative", "-z", ref, "--").stdout
+    untracked = git(path, "ls-files", "--others", "--exclude-standard", "-z", "--", ".").stdout
+    names = [n for n in (diff + untracked).split("\0") if n]
+    return sorted(dict.fromkeys(names))
+
+
+def show(path: Path, ref: str, relative: str) -> str | None:
+    """The text of file `relative` (to `path`) at commit `ref`, or None when it did not exist there."""
+    result = git(path, "show", f"{ref}:./{relative}", check=False)
+    return result.stdout if result.ok else None
+
+
 def push(repo: Path, remote: str, refspecs: Sequence[str], *, force: bool = False) -> GitResult:
     args = ["push", "--porcelain", *(["--force"] if force else []), remote, *refspecs]
     return git(repo, *args, check=False, timeout=600)

@@ -18,6 +18,7 @@ from rich.text import Text
 from gripctl.cli.context import AppState, state
 from gripctl.cli.options import (
     as_option,
+    changed_since_option,
     concurrency_option,
     deploy_options,
     environment_option,
@@ -128,7 +129,11 @@ def finish(app_state: AppState, deployment: Deployment, *, document: bool = True
     if app_state.output.json:
         if document:
             app_state.output.document(deployment.to_dict())
-    else:
+    if result is None:
+        if not app_state.output.json:
+            app_state.output.line(deployment.nothing or "nothing to deploy")
+        return
+    if not app_state.output.json:
         app_state.output.line(
             f"run {result.run_id} {result.outcome.value} in {result.seconds:.1f}s: {result.summary()}",
             style="green" if result.outcome is RunOutcome.succeeded else "red",
@@ -178,6 +183,7 @@ def deploy(
     include_needs: Annotated[bool, include_needs_option] = False,
     include_dependents: Annotated[bool, include_dependents_option] = False,
     selector: Annotated[list[str] | None, selector_option] = None,
+    changed_since: Annotated[str | None, changed_since_option] = None,
     concurrency: Annotated[int | None, concurrency_option] = None,
     serial: Annotated[bool, serial_option] = False,
     on_failure: Annotated[OnFailure, on_failure_option] = OnFailure.halt,

@@ -42,6 +42,13 @@ selector_option = typer.Option(
     "Built-in labels: id, name, namespace.",
     show_default=False,
 )
+changed_since_option = typer.Option(
+    "--changed-since",
+    metavar="REF",
+    help="Only releases whose chart, values, environment files, secrets or gripctl.yaml entry changed "
+    "between the git ref REF and the working tree, plus everything that needs them.",
+    show_default=False,
+)
 as_option = typer.Option(
     "--as",
     metavar="NAME",
@@ -104,6 +111,7 @@ def selection(params: Mapping[str, Any]) -> Selection:
         include_needs=bool(params.get("include_needs")),
         include_dependents=bool(params.get("include_dependents")),
         selectors=tuple(params.get("selector") or ()),
+        changed_since=params.get("changed_since") or None,
     )
 
 

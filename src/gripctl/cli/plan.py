@@ -15,6 +15,7 @@ from rich.text import Text
 
 from gripctl.cli.context import AppState, state
 from gripctl.cli.options import (
+    changed_since_option,
     environment_option,
     include_dependents_option,
     include_needs_option,
@@ -75,6 +76,7 @@ def plan(
     include_needs: Annotated[bool, include_needs_option] = False,
     include_dependents: Annotated[bool, include_dependents_option] = False,
     selector: Annotated[list[str] | None, selector_option] = None,
+    changed_since: Annotated[str | None, changed_since_option] = None,
     show_unchanged: Annotated[
         bool, typer.Option("--show-unchanged", help="Also list releases that need nothing.")
     ] = False,
@@ -86,6 +88,8 @@ def plan(
     if app_state.output.json:
         app_state.output.document(result.to_dict())
     else:
+        if result.changed_since is not None:
+            _print_changed(app_state, result.changed_since, result.changed or {})
         _print_plan(app_state, result.plan, show_unchanged=show_unchanged)
         if result.out:
             app_state.output.console.print(Text(f"plan written to {result.out}"), soft_wrap=True)
@@ -103,6 +107,7 @@ def diff(
     include_needs: Annotated[bool, include_needs_option] = False,
     include_dependents: Annotated[bool, include_dependents_option] = False,
     selector: Annotated[list[str] | None, selector_option] = None,
+    changed_since: Annotated[str | None, changed_since_option] = None,
 ) -> None:
     """The objects a deploy would change, as unified diffs (helm-diff style); records nothing.
     Exit 0: no changes; 2: changes; 1: error."""
@@ -146,6 +151,15 @@ def _print_selection(app_state: AppState, platform: Platform, ids: list[str]) ->
         soft_wrap=True,
     )
     console.print(Text("  " + ", ".join(ids)), soft_wrap=True)
+
+
+def _print_changed(app_state: AppState, ref: str, changed: dict[str, str]) -> None:
+    """Why --changed-since selected what it did (dependents come along without a line of their own)."""
+    console = app_state.output.console
+    if not changed:
+        console.print(Text(f"nothing changed since {ref}"), soft_wrap=True)
+    for rid, why in changed.items():
+        console.print(Text(f"changed since {ref}: {rid} ({why})"), soft_wrap=True)
 
 
 def _print_change(app_state: AppState, change: ObjectChange, indent: str = "    ") -> None:

@@ -11,6 +11,7 @@ import typer
 
 from gripctl.cli.context import state
 from gripctl.cli.options import (
+    changed_since_option,
     environment_option,
     include_dependents_option,
     include_needs_option,
@@ -38,6 +39,7 @@ def validate_command(
     include_needs: Annotated[bool, include_needs_option] = False,
     include_dependents: Annotated[bool, include_dependents_option] = False,
     selector: Annotated[list[str] | None, selector_option] = None,
+    changed_since: Annotated[str | None, changed_since_option] = None,
     server: Annotated[
         bool,
         typer.Option(

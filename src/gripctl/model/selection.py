@@ -8,6 +8,8 @@ Semantics (documented in docs/config.md, "Selecting releases"):
   `key!=value` also matches releases without that label. Besides the release's own labels, every
   release has `id`, `name` (Helm name) and `namespace`, which labels cannot override.
 - With both `only` and selectors, a release must pass both. With neither, every release is selected.
+- `changed` (the releases `--changed-since REF` found touched, model/changes.py) keeps only those of
+  the selection, and adds everything that needs them, transitively.
 - `include_needs` / `include_dependents` add everything upstream / downstream, transitively.
 - A selected release always brings its secrets release: deploying a chart without the Secrets its pods
   mount would leave it crash-looping on a missing Secret, and the secrets release is part of the same
@@ -19,7 +21,7 @@ The result is in topological order.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from gripctl.errors import UsageError
@@ -69,8 +71,12 @@ def select(
     include_needs: bool = False,
     include_dependents: bool = False,
     selectors: Sequence[str] = (),
+    changed: Collection[str] | None = None,
 ) -> list[str]:
-    """The ids of the selected releases, in topological order (see the module docstring for the rules)."""
+    """The ids of the selected releases, in topological order (see the module docstring for the rules).
+
+    `changed` (from `--changed-since`): keep only these releases of the selection, plus everything that
+    needs them, transitively."""
     known = list(platform.releases)
     for release_id in only:
         if release_id not in platform.releases:
@@ -84,6 +90,9 @@ def select(
     chosen: set[str] = set(only) if only else set(known)
     if parsed:
         chosen = {rid for rid in chosen if _matches(platform.releases[rid], parsed)}
+    if changed is not None:
+        chosen &= set(changed)
+        chosen |= {dep for rid in list(chosen) for dep in graph.dependents(rid, transitive=True)}
     if include_needs:
         chosen |= {need for rid in list(chosen) for need in graph.needs(rid, transitive=True)}
     if include_dependents:
@@ -105,10 +114,13 @@ class Selection:
     include_needs: bool = False
     include_dependents: bool = False
     selectors: tuple[str, ...] = ()
+    changed_since: str | None = None  # a git ref: only what changed since, plus its dependents
 
     @property
     def narrowed(self) -> bool:
-        return bool(self.only or self.selectors or self.include_needs or self.include_dependents)
+        return bool(
+            self.only or self.selectors or self.include_needs or self.include_dependents or self.changed_since
+        )
 
 
 def split_ids(values: Sequence[str] | None) -> tuple[str, ...]:

@@ -72,7 +72,11 @@ def read_text(path: Path, display: str) -> str:
 
 def load_yaml(path: Path, display: str) -> YamlDocument:
     """Parse one YAML document; a syntax error becomes a ConfigError with its line and column."""
-    text = read_text(path, display)
+    return parse_yaml(read_text(path, display), display)
+
+
+def parse_yaml(text: str, display: str) -> YamlDocument:
+    """`load_yaml` of text that is not (or no longer) a file, e.g. gripctl.yaml at an older commit."""
     yaml = YAML(typ="rt")
     with _syntax_errors(display):
         node = yaml.load(text)

@@ -70,14 +70,20 @@ class DeployRequest:
 
 @dataclass
 class Deployment:
+    """What a deploy did. `plan` and `result` are None only when `--changed-since` found nothing to
+    deploy: then no run was started (`nothing` says why)."""
+
     platform: Platform
-    plan: Plan
-    result: RunResult
+    plan: Plan | None
+    result: RunResult | None
     approver: str | None = None
     recovered: list[str] = field(default_factory=list)
+    nothing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
+        if r is None or self.plan is None:
+            return {"run_id": None, "plan": None, "outcome": "nothing-to-do", "reason": self.nothing}
         return {
             "run_id": r.run_id,
             "plan": self.plan.id,
@@ -169,6 +175,9 @@ async def deploy(req: DeployRequest) -> Deployment:
             platform.release(rid)  # a plan naming a release the repository no longer has: UsageError
     else:
         ids = selected(platform, req.selection)
+        if not ids:  # only --changed-since selects nothing without an error: no run, nothing recorded
+            why = f"nothing changed since {req.selection.changed_since}: no release to deploy"
+            return Deployment(platform, None, None, nothing=why)
     ledger = ledger_of(platform)
     cluster = await reach(platform)
     view = ClusterView(cluster.kube)  # the watches start while the plan is computed

@@ -22,7 +22,7 @@ from gripctl.observe.types import Snapshot
 from gripctl.plan.compute import compute_plan
 from gripctl.plan.serialize import plan_to_dict, plan_to_json
 from gripctl.plan.types import Plan
-from gripctl.service.workspace import load, selected
+from gripctl.service.workspace import changes_since, load, selected
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,14 @@ class PlanResult:
     selected: list[str]
     out: str | None = None
     recorded: bool = False
+    changed_since: str | None = None  # the --changed-since ref, and why each release was selected
+    changed: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**plan_to_dict(self.plan), "out": self.out, "ledger": self.recorded}
+        doc = {**plan_to_dict(self.plan), "out": self.out, "ledger": self.recorded}
+        if self.changed_since is not None:
+            doc["changed_since"] = {"ref": self.changed_since, "releases": self.changed or {}}
+        return doc
 
 
 def existing_ledger(platform: Platform, *, create: bool) -> Ledger | None:
@@ -89,16 +94,18 @@ def decide_plan(
 
 async def plan(req: PlanRequest) -> PlanResult:
     platform = load(req.root, req.environment)
-    ids = selected(platform, req.selection)
+    ref = req.selection.changed_since
+    changed = changes_since([platform], ref) if ref else None
+    ids = selected(platform, req.selection, changed=changed)
     snap = await snapshot(platform, ids, target_for(platform), concurrency=platform.environment.concurrency)
     ledger = existing_ledger(platform, create=req.record)
     result = decide_plan(platform, snap, ids, ledger)
     out = _write(result, req.out)
     recorded = False
-    if req.record and ledger is not None:
+    if req.record and ledger is not None and ids:
         ledger.save_plan(result.digest, result.environment, plan_to_dict(result), result.git_commit)
         recorded = True
-    return PlanResult(platform, result, ids, out, recorded)
+    return PlanResult(platform, result, ids, out, recorded, ref, changed)
 
 
 async def diff(req: PlanRequest) -> PlanResult:

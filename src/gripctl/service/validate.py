@@ -8,7 +8,7 @@ from pathlib import Path
 from gripctl.model.graph import Graph
 from gripctl.model.loader import environment_names
 from gripctl.model.selection import Selection, select
-from gripctl.service.workspace import load
+from gripctl.service.workspace import changes_since, load
 from gripctl.validate.findings import DEFAULT_KUBE_VERSION, Report, Severity
 
 
@@ -28,6 +28,7 @@ class Validation:
     report: Report
     environments: int
     releases: int
+    changed: dict[str, str] | None = None  # --changed-since: release id -> why it was selected
 
 
 async def validate(req: ValidateRequest) -> Validation:
@@ -40,8 +41,11 @@ async def validate(req: ValidateRequest) -> Validation:
     platforms = [load(req.root, name) for name in names]
     first = platforms[0]
     chosen = None
+    changed = None
     if req.selection.narrowed:
         s = req.selection
+        if s.changed_since:  # a values file of any environment counts: every one is validated
+            changed = changes_since(platforms, s.changed_since)
         chosen = select(
             first,
             Graph.from_platform(first),
@@ -49,7 +53,10 @@ async def validate(req: ValidateRequest) -> Validation:
             include_needs=s.include_needs,
             include_dependents=s.include_dependents,
             selectors=list(s.selectors),
+            changed=list(changed) if changed is not None else None,
         )
     options = Options(server=req.server, base=req.base, fail_on=req.fail_on, kube_version=req.kube_version)
     report = await run_checks(platforms, chosen, options)
-    return Validation(report, len(platforms), len(chosen) if chosen is not None else len(first.releases))
+    return Validation(
+        report, len(platforms), len(chosen) if chosen is not None else len(first.releases), changed
+    )

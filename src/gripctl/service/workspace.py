@@ -3,10 +3,13 @@ and the ledger. Light: reading the ledger imports no Kubernetes client (service/
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gripctl.adapters import git
 from gripctl.errors import UsageError
 from gripctl.ledger.store import Ledger, open_ledger
+from gripctl.model.changes import CONFIG_FILE, parse_previous_config, touched_releases
 from gripctl.model.graph import Graph
 from gripctl.model.loader import load_platform
 from gripctl.model.selection import Selection, select
@@ -17,8 +20,43 @@ def load(root: Path, environment: str | None) -> Platform:
     return load_platform(root, environment)
 
 
-def selected(platform: Platform, selection: Selection, *, allow_empty: bool = False) -> list[str]:
-    """The selected release ids in topological order; an empty selection is a usage error."""
+def changes_since(platforms: Sequence[Platform], ref: str) -> dict[str, str]:
+    """Release id -> why it is touched by what changed between `ref` and the work tree, over the given
+    environments' views of one platform (model/changes.py has the rule)."""
+    root = platforms[0].root
+    if git.toplevel(root) is None:
+        raise UsageError(
+            f"--changed-since needs a git repository, and {root} is not in one",
+            hint="run gripctl inside the platform's git checkout, or leave --changed-since out",
+        )
+    commit = git.commit_of(root, ref)
+    if commit is None:
+        raise UsageError(
+            f"--changed-since {ref}: git knows no such commit in {root}",
+            hint="check the name (`git log --oneline`); in CI fetch the history first "
+            "(actions/checkout with fetch-depth: 0, or `git fetch origin main`)",
+        )
+    paths = git.changed_paths(root, commit)
+    previous = parse_previous_config(git.show(root, commit, CONFIG_FILE), ref)
+    found: dict[str, str] = {}
+    for platform in platforms:
+        for rid, why in touched_releases(platform, paths, previous).items():
+            found.setdefault(rid, why)
+    return {rid: found[rid] for rid in platforms[0].releases if rid in found}
+
+
+def selected(
+    platform: Platform,
+    selection: Selection,
+    *,
+    allow_empty: bool = False,
+    changed: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The selected release ids in topological order; an empty selection is a usage error, except
+    with --changed-since (nothing changed is an answer). `changed`: `changes_since`, when the caller
+    already has it."""
+    if selection.changed_since and changed is None:
+        changed = changes_since([platform], selection.changed_since)
     ids = select(
         platform,
         Graph.from_platform(platform),
@@ -26,8 +64,9 @@ def selected(platform: Platform, selection: Selection, *, allow_empty: bool = Fa
         include_needs=selection.include_needs,
         include_dependents=selection.include_dependents,
         selectors=list(selection.selectors),
+        changed=list(changed) if selection.changed_since and changed is not None else None,
     )
-    if not ids and not allow_empty:
+    if not ids and not allow_empty and not selection.changed_since:
         raise UsageError(
             "the selection matches no release", hint="check --only/--selector against `gripctl graph`"
         )
