@@ -7,6 +7,8 @@ Exit codes (helmfile's `diff --detailed-exitcode`): 0 no changes, 2 changes, 1 e
 from __future__ import annotations
 
 import asyncio
+import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +16,7 @@ import typer
 from rich.text import Text
 
 from gripctl.cli.context import AppState, state
+from gripctl.cli.markdown import GITHUB_COMMENT_LIMIT, plan_markdown
 from gripctl.cli.options import (
     changed_since_option,
     environment_option,
@@ -48,13 +51,29 @@ def register(app: typer.Typer) -> None:
     app.command("diff")(diff)
 
 
-def _plan(ctx: typer.Context, environment: str | None, out: Path | None, *, record: bool) -> PlanResult:
+class PlanFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+
+
+def _run_url() -> str | None:
+    """The GitHub Actions run this is part of (where the plan artifact is), when running in one."""
+    server, repo, run = (
+        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+
+
+def _plan(
+    ctx: typer.Context, environment: str | None, out: Path | None, *, record: bool, header: bool = True
+) -> PlanResult:
     from gripctl.service import plan as service
 
     app_state = state(ctx)
     request = service.PlanRequest(app_state.root, environment, selection(ctx.params), out=out, record=record)
     try:
-        if record and not app_state.output.json:  # diff prints only the diffs, as helm-diff does
+        # diff prints only the diffs, as helm-diff does; markdown is a document of its own
+        if header and record and not app_state.output.json:
             _print_header(app_state, request)
         return asyncio.run(service.plan(request) if record else service.diff(request))
     except GripError as exc:
@@ -80,13 +99,54 @@ def plan(
     show_unchanged: Annotated[
         bool, typer.Option("--show-unchanged", help="Also list releases that need nothing.")
     ] = False,
+    plan_format: Annotated[
+        PlanFormat,
+        typer.Option(
+            "--format",
+            help="text for people; markdown for a pull-request comment (summary table, a collapsible diff "
+            "per release, the plan id to approve).",
+        ),
+    ] = PlanFormat.text,
+    max_chars: Annotated[
+        int,
+        typer.Option(
+            "--max-chars",
+            metavar="N",
+            min=2000,
+            help="markdown: cut the diffs to stay under N characters (GitHub's comment limit is 65536).",
+        ),
+    ] = GITHUB_COMMENT_LIMIT,
+    details_url: Annotated[
+        str | None,
+        typer.Option(
+            "--details-url",
+            metavar="URL",
+            help="markdown: where the full plan is when the comment is cut (default in GitHub Actions: "
+            "this workflow run).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compare the repository with the live cluster: per release the action (install, upgrade, unlock,
     nothing), why, and the objects that change. Exit 0: no changes; 2: changes; 1: error."""
     app_state = state(ctx)
-    result = _plan(ctx, environment, out, record=True)
+    markdown = plan_format is PlanFormat.markdown and not app_state.output.json
+    result = _plan(ctx, environment, out, record=True, header=not markdown)
     if app_state.output.json:
         app_state.output.document(result.to_dict())
+    elif markdown:
+        typer.echo(
+            plan_markdown(
+                result.plan,
+                result.platform.environment,
+                context=result.platform.environment.context,
+                changed_since=result.changed_since,
+                changed=result.changed,
+                max_chars=max_chars,
+                details_url=details_url or _run_url(),
+            ),
+            nl=False,
+        )
     else:
         if result.changed_since is not None:
             _print_changed(app_state, result.changed_since, result.changed or {})
