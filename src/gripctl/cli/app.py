@@ -63,6 +63,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.apps": ("new", "app"),
     "gripctl.cli.docs": ("docs",),
     "gripctl.cli.interop": ("export", "import"),
+    "gripctl.cli.ci": ("ci",),
 }
 _OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
 _FLAGS = {"--verbose", "-v"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,7 @@ from gripctl.cli.options import (
     selector_option,
 )
 from gripctl.cli.output import to_json
+from gripctl.errors import UsageError
 
 # The package loads its checks (Kubernetes schemas, secret scanner, ...) only when `validate` is used.
 from gripctl.validate import DEFAULT_KUBE_VERSION, Severity
@@ -67,6 +69,15 @@ def validate_command(
     kube_version: Annotated[
         str, typer.Option("--kube-version", help="Kubernetes version the schemas are checked against.")
     ] = DEFAULT_KUBE_VERSION,
+    sarif_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--sarif",
+            metavar="FILE",
+            help="Also write the report as SARIF to FILE (for code scanning), whatever --format shows.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check every selected release in every environment (or -e ENV) before it is deployed.
 
@@ -98,16 +109,25 @@ def validate_command(
             fmt = ReportFormat.text
     if st.output.interactive and fmt is ReportFormat.text:
         with st.output.console.status("validating"):
-            report = asyncio.run(run(request)).report
+            validation = asyncio.run(run(request))
     else:
-        report = asyncio.run(run(request)).report
+        validation = asyncio.run(run(request))
+    report, prefix = validation.report, validation.repo_prefix
 
+    if sarif_file is not None:
+        try:
+            sarif_file.write_text(to_json(to_sarif(report, prefix)) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the SARIF report to {sarif_file}: {exc.strerror}",
+                hint="choose a writable --sarif path",
+            ) from None
     if fmt is ReportFormat.json:
         typer.echo(to_json(report.to_dict()))
     elif fmt is ReportFormat.sarif:
-        typer.echo(to_json(to_sarif(report)))
+        typer.echo(to_json(to_sarif(report, prefix)))
     elif fmt is ReportFormat.github:
-        for line in github_annotations(report):
+        for line in github_annotations(report, prefix):
             typer.echo(line)
         render_text(report, st.output.console)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gripctl.adapters import git
 from gripctl.model.graph import Graph
 from gripctl.model.loader import environment_names
 from gripctl.model.selection import Selection, select
@@ -29,6 +30,7 @@ class Validation:
     environments: int
     releases: int
     changed: dict[str, str] | None = None  # --changed-since: release id -> why it was selected
+    repo_prefix: str = ""  # the platform's folder in its git repository ("" at its root or outside git)
 
 
 async def validate(req: ValidateRequest) -> Validation:
@@ -58,5 +60,19 @@ async def validate(req: ValidateRequest) -> Validation:
     options = Options(server=req.server, base=req.base, fail_on=req.fail_on, kube_version=req.kube_version)
     report = await run_checks(platforms, chosen, options)
     return Validation(
-        report, len(platforms), len(chosen) if chosen is not None else len(first.releases), changed
+        report,
+        len(platforms),
+        len(chosen) if chosen is not None else len(first.releases),
+        changed,
+        repo_prefix(req.root),
     )
+
+
+def repo_prefix(root: Path) -> str:
+    """`platform/` for a platform in that folder of its git repository; "" at the root or outside git.
+    Code scanning and workflow annotations name files from the repository root."""
+    top = git.toplevel(root)
+    if top is None:
+        return ""
+    relative = root.resolve().relative_to(top.resolve()).as_posix()
+    return "" if relative == "." else relative + "/"

@@ -54,12 +54,18 @@ def _line(f: Finding) -> str:
     )
 
 
+def _in_repo(prefix: str, file: str) -> str:
+    return file if file.startswith("/") else prefix + file
+
+
 def _level(severity: Severity) -> str:
     return {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}[severity]
 
 
-def to_sarif(report: Report) -> dict[str, Any]:
-    """A SARIF 2.1.0 log for code scanning; suppressed findings carry a `suppressions` entry."""
+def to_sarif(report: Report, prefix: str = "") -> dict[str, Any]:
+    """A SARIF 2.1.0 log for code scanning; suppressed findings carry a `suppressions` entry.
+    `prefix`: the platform's folder in its repository (`platform/`), since code scanning reads paths
+    from the repository root."""
     rules = [
         {
             "id": check,
@@ -86,7 +92,8 @@ def to_sarif(report: Report) -> dict[str, Any]:
             "properties": {"release": f.release, "environment": f.environment},
         }
         if f.file:
-            physical: dict[str, Any] = {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"}}
+            uri = _in_repo(prefix, f.file)
+            physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
             if f.line:
                 physical["region"] = {"startLine": f.line}
             result["locations"] = [{"physicalLocation": physical}]
@@ -122,13 +129,14 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotations(report: Report) -> Iterator[str]:
-    """GitHub Actions workflow commands, one per active finding (suppressed ones are not annotated)."""
+def github_annotations(report: Report, prefix: str = "") -> Iterator[str]:
+    """GitHub Actions workflow commands, one per active finding (suppressed ones are not annotated).
+    `prefix` as for `to_sarif`: annotations name files from the repository root."""
     for f in report.active:
         command = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}[f.severity]
         props = []
         if f.file:
-            props.append(f"file={_escape_property(f.file)}")
+            props.append(f"file={_escape_property(_in_repo(prefix, f.file))}")
             if f.line:
                 props.append(f"line={f.line}")
         title = (
