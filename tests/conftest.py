@@ -2,12 +2,14 @@
 
 - `sandbox` (session): the running sandbox, started when needed. A session that started it stops it at
   the end, unless another live session still uses it or GRIPCTL_SANDBOX_KEEP=1 (handy while iterating).
+- `production_sandbox` (session): a second cluster beside it (`gripctl sandbox up --name production`, the
+  example's production context), for tests of two environments that are really apart; same rules.
 - `kube_target` (session): a helm KubeTarget for the sandbox.
 - `kube_api` (session): a configured kubernetes.client.ApiClient.
 - `namespace` (function): a fresh namespace, ready for pods (its `default` ServiceAccount exists),
   deleted after the test.
 
-Every test that uses `sandbox`, directly or through the others, is marked `cluster`.
+Every test that uses `sandbox` or `production_sandbox`, directly or through the others, is marked `cluster`.
 """
 
 from __future__ import annotations
@@ -28,22 +30,32 @@ from gripctl.adapters.sandbox import SandboxInfo
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "sandbox" in getattr(item, "fixturenames", ()):
+        if {"sandbox", "production_sandbox"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[SandboxInfo]:
+def _shared_sandbox(name: str | None) -> Iterator[SandboxInfo]:
+    """A sandbox shared by concurrent sessions through holder files: the last session to leave stops it."""
     holder = f"pytest-{os.getpid()}"
-    was_running = sandbox_adapter.info() is not None
-    info = sandbox_adapter.up(holder=holder)
+    was_running = sandbox_adapter.info(name) is not None
+    info = sandbox_adapter.up(holder=holder, name=name)
     try:
         yield info
     finally:
         if was_running or os.environ.get("GRIPCTL_SANDBOX_KEEP") == "1":
-            sandbox_adapter.release(holder)
+            sandbox_adapter.release(holder, name)
         else:
-            sandbox_adapter.down(holder=holder)
+            sandbox_adapter.down(holder=holder, name=name)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxInfo]:
+    yield from _shared_sandbox(None)
+
+
+@pytest.fixture(scope="session")
+def production_sandbox() -> Iterator[SandboxInfo]:
+    yield from _shared_sandbox("production")
 
 
 @pytest.fixture(scope="session")

@@ -220,7 +220,8 @@ class E2EPlatform:
 
 def copy_platform(tmp_path: Path, kubeconfig: str, context: str) -> E2EPlatform:
     """examples/webgrip copied to tmp_path/webgrip: every release renamed `e2e<hex>-...` (namespace and
-    Helm name), both environments on the sandbox with `monitor: 0s` and short timeouts."""
+    Helm name), both environments on the sandbox with `monitor: 0s` and short timeouts, and no
+    `promote_from`."""
     root = tmp_path / "webgrip"
     # keys/README.md lists the plaintext test values: the copy must not carry them (the no-plaintext
     # watch would find them, and so would a leak check of the repository copy).
@@ -239,5 +240,8 @@ def copy_platform(tmp_path: Path, kubeconfig: str, context: str) -> E2EPlatform:
         spec["timeout"] = "90s"
     for env in data["environments"].values():
         env.update(context=context, kubeconfig=kubeconfig, monitor="0s")
+        # Both environments share one cluster here, and the tests deploy production directly: the
+        # promotion rule has its own test on two clusters (test_e2e_promotion.py), which puts it back.
+        env.pop("promote_from", None)
     platform.write_config(data)
     return platform

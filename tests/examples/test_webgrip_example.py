@@ -112,7 +112,11 @@ def test_gripctl_yaml_declares_needs_environments_and_approvals() -> None:
 
     envs = platform["environments"]
     assert set(envs) == set(ENVIRONMENTS)
-    assert all(env["context"] == "gripctl-sandbox" for env in envs.values())
+    # two clusters, so that production never overwrites staging: `gripctl sandbox up [--name production]`
+    assert envs["staging"]["context"] == "gripctl-sandbox"
+    assert envs["production"]["context"] == "gripctl-sandbox-production"
+    assert envs["staging"]["deploy"] == "auto" and envs["production"]["deploy"] == "manual"
+    assert envs["production"]["promote_from"] == "staging"
     assert envs["staging"]["approval"] == "none" and envs["staging"]["monitor"] == "0s"
     assert envs["production"]["approval"] == "required" and envs["production"]["approvers"]
     assert envs["production"]["monitor"] == "10s"

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -41,10 +42,11 @@ from urllib3.exceptions import HTTPError
 
 from gripctl.adapters.process import run
 from gripctl.adapters.toolchain import cache_root, find_tool, tool_env
-from gripctl.errors import ClusterError, ToolError, ToolMissingError
+from gripctl.errors import ClusterError, ToolError, ToolMissingError, UsageError
 
-NAME = "gripctl-sandbox"  # the kwok cluster name
-CONTEXT = "gripctl-sandbox"  # the kubeconfig context (and cluster/user entry) name
+NAME = "gripctl-sandbox"  # the kwok cluster name of the default sandbox; a named one's is NAME-<name>
+CONTEXT = "gripctl-sandbox"  # the kubeconfig context (and cluster/user entry) name of the default sandbox
+_NAME_RULE = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
 INJECT_LABEL = "gripctl.dev/inject"
 INJECT_MODES = ("never-ready", "crash", "slow-ready")
 READY_AFTER_ANNOTATION = "gripctl.dev/ready-after"
@@ -118,24 +120,52 @@ def home() -> Path:
     return cache_root() / "sandbox"
 
 
-def kwok_workdir() -> Path:
-    return home() / "kwok"
+def check_name(name: str | None) -> None:
+    """A named sandbox's name becomes part of its cluster, context and folder names: a short DNS label."""
+    if name is not None and not _NAME_RULE.match(name):
+        raise UsageError(
+            f"invalid sandbox name {name!r}: use 1-20 lowercase letters, digits and dashes, "
+            "starting with a letter",
+            hint="e.g. `gripctl sandbox up --name production`",
+        )
 
 
-def cluster_dir() -> Path:
-    return kwok_workdir() / "clusters" / NAME
+def cluster_name(name: str | None = None) -> str:
+    """The kwok cluster, and the kubeconfig context, of a sandbox: gripctl-sandbox[-NAME]."""
+    return NAME if name is None else f"{NAME}-{name}"
 
 
-def standalone_kubeconfig() -> Path:
-    return home() / "kubeconfig"
+def sandbox_dir(name: str | None = None) -> Path:
+    """Where one sandbox keeps its state: home() for the default one, home()/named/NAME for the others."""
+    return home() if name is None else home() / "named" / name
 
 
-def _state_file() -> Path:
-    return home() / "sandbox.json"
+def kwok_workdir(name: str | None = None) -> Path:
+    return sandbox_dir(name) / "kwok"
 
 
-def _holders_dir() -> Path:
-    return home() / "holders"
+def cluster_dir(name: str | None = None) -> Path:
+    return kwok_workdir(name) / "clusters" / cluster_name(name)
+
+
+def standalone_kubeconfig(name: str | None = None) -> Path:
+    return sandbox_dir(name) / "kubeconfig"
+
+
+def _state_file(name: str | None = None) -> Path:
+    return sandbox_dir(name) / "sandbox.json"
+
+
+def _holders_dir(name: str | None = None) -> Path:
+    return sandbox_dir(name) / "holders"
+
+
+def named() -> list[str]:
+    """The names of the named sandboxes that have state (running or not)."""
+    folder = home() / "named"
+    return (
+        sorted(p.name for p in folder.iterdir() if (p / "sandbox.json").is_file()) if folder.is_dir() else []
+    )
 
 
 def user_kubeconfig() -> Path:
@@ -149,64 +179,69 @@ def user_kubeconfig() -> Path:
 # ------------------------------------------------------------------------------------------ public API
 
 
-def up(*, nodes: int = 3, port: int | None = None, holder: str | None = None) -> SandboxInfo:
+def up(
+    *, nodes: int = 3, port: int | None = None, holder: str | None = None, name: str | None = None
+) -> SandboxInfo:
     """Start the sandbox (idempotent: return the running one). `port` pins the API server's port
     (default: a free one picked by kwokctl). `holder` records a claim (e.g. a test session) that
-    `down(holder=...)` respects. Raises ToolMissingError / ClusterError, and then leaves nothing behind."""
+    `down(holder=...)` respects. `name`: a second (third, ...) sandbox beside the default one, with its
+    own processes, ports, folder and context `gripctl-sandbox-NAME`. Raises ToolMissingError /
+    ClusterError, and then leaves nothing behind."""
+    check_name(name)
     if nodes < 1:
         raise ClusterError(f"the sandbox needs at least one node, not {nodes}", hint="pass --nodes 1 or more")
     binaries: dict[str, str] = {}
-    if _running_info() is None:
+    if _running_info(name) is None:
         # Checked before anything is written, so that these failures leave no trace at all.
         binaries = _resolve_binaries()
         if port is not None:
             _check_port_free(port)
-    with _locked():
-        running = _running_info()  # again: another process may have started it while we waited
+    with _locked(name):
+        running = _running_info(name)  # again: another process may have started it while we waited
         if running is not None:
             with _api(running) as api:
-                _ensure_nodes(api, nodes)
+                _ensure_nodes(api, nodes, name)
             _merge_user_kubeconfig(running)
         else:
             binaries = binaries or _resolve_binaries()
-            if cluster_dir().exists() or _state_file().exists():
+            if cluster_dir(name).exists() or _state_file(name).exists():
                 # A stale sandbox (e.g. after a reboot): start clean rather than resume half a cluster.
-                _teardown()
+                _teardown(name)
             try:
-                running = _create(binaries, nodes=nodes, port=port)
+                running = _create(binaries, nodes=nodes, port=port, name=name)
             except BaseException:
-                _teardown()
+                _teardown(name)
                 raise
         if holder:
-            _claim(holder)
+            _claim(holder, name)
         return running
 
 
-def down(*, holder: str | None = None) -> None:
+def down(*, holder: str | None = None, name: str | None = None) -> None:
     """Stop the sandbox and remove its processes, files and kubeconfig entries; a no-op when not running.
     With `holder`: release that claim, and stop only when no other live holder remains."""
-    with _locked():
+    with _locked(name):
         if holder:
-            _release(holder)
-            if _live_holders():
+            _release(holder, name)
+            if _live_holders(name):
                 return
-        _teardown()
+        _teardown(name)
 
 
-def release(holder: str) -> None:
+def release(holder: str, name: str | None = None) -> None:
     """Drop a claim made by `up(holder=...)` without stopping the sandbox."""
-    with _locked():
-        _release(holder)
+    with _locked(name):
+        _release(holder, name)
 
 
-def info() -> SandboxInfo | None:
+def info(name: str | None = None) -> SandboxInfo | None:
     """The running sandbox, or None when it is not running (or its API server does not answer)."""
-    return _running_info()
+    return _running_info(name)
 
 
-def status() -> SandboxStatus | None:
+def status(name: str | None = None) -> SandboxStatus | None:
     """Components, nodes and context of the sandbox; None when no sandbox was started."""
-    saved = _load_state()
+    saved = _load_state(name)
     if saved is None:
         return None
     healthy = _probe_version(saved) is not None
@@ -222,10 +257,12 @@ def status() -> SandboxStatus | None:
     return SandboxStatus(
         info=saved,
         healthy=healthy,
-        components=_components(),
+        components=_components(name),
         nodes=node_states,
         user_kubeconfig=user,
-        context_present=any(c.get("name") == CONTEXT for c in _read_kubeconfig(user).get("contexts") or []),
+        context_present=any(
+            c.get("name") == saved.context for c in _read_kubeconfig(user).get("contexts") or []
+        ),
     )
 
 
@@ -237,9 +274,9 @@ def api_client(sandbox: SandboxInfo) -> k8s.ApiClient:
     return api
 
 
-def kwokctl_create_args(binaries: dict[str, str], *, port: int | None) -> list[str]:
+def kwokctl_create_args(binaries: dict[str, str], *, port: int | None, name: str | None = None) -> list[str]:
     """The exact `kwokctl` arguments `up` runs (documented in docs/sandbox.md)."""
-    args = ["--name", NAME, "create", "cluster", "--runtime", "binary"]
+    args = ["--name", cluster_name(name), "create", "cluster", "--runtime", "binary"]
     for flag, tool in COMPONENT_BINARIES.items():
         args += [flag, binaries[tool]]
     args += [
@@ -294,22 +331,22 @@ def _check_port_free(port: int) -> None:
                 ) from None
 
 
-def _kwokctl_env() -> dict[str, str]:
+def _kwokctl_env(name: str | None) -> dict[str, str]:
     """kwokctl's environment: its workdir, and the pinned kubectl first on PATH — kwokctl runs `kubectl`
     from PATH to see whether the API server is up, and would download one if there were none."""
     kubectl_dir = str(Path(find_tool("kubectl")).parent)
-    return {"KWOK_WORKDIR": str(kwok_workdir()), "PATH": f"{kubectl_dir}{os.pathsep}{tool_env()['PATH']}"}
+    return {"KWOK_WORKDIR": str(kwok_workdir(name)), "PATH": f"{kubectl_dir}{os.pathsep}{tool_env()['PATH']}"}
 
 
-def _kwokctl(args: list[str], *, timeout: float) -> tuple[int, str]:
-    result = run("kwokctl", args, env=_kwokctl_env(), check=False, timeout=timeout)
+def _kwokctl(args: list[str], *, timeout: float, name: str | None) -> tuple[int, str]:
+    result = run("kwokctl", args, env=_kwokctl_env(name), check=False, timeout=timeout)
     return result.returncode, (result.stderr + result.stdout).strip()
 
 
-def _kwokctl_create(args: list[str]) -> tuple[int, str]:
+def _kwokctl_create(args: list[str], name: str | None) -> tuple[int, str]:
     """Run `kwokctl create cluster`, stopped as soon as a component process dies: kwokctl would wait two
     minutes for an API server that has already exited. (Popen, not process.run: we watch it run.)"""
-    env = {**tool_env(), **_kwokctl_env()}
+    env = {**tool_env(), **_kwokctl_env(name)}
     deadline = time.monotonic() + CREATE_TIMEOUT_SECONDS + 30
     with tempfile.TemporaryFile() as out:
         # Its own process group: when we stop it, the `kubectl get --raw /version` probes it runs go too.
@@ -326,16 +363,16 @@ def _kwokctl_create(args: list[str]) -> tuple[int, str]:
                     code = proc.wait(timeout=0.5)
                     break
                 except subprocess.TimeoutExpired:
-                    if dead := _dead_components():
+                    if dead := _dead_components(name):
                         raise ClusterError(
-                            f"sandbox component {', '.join(dead)} exited while starting" + _log_tails(),
+                            f"sandbox component {', '.join(dead)} exited while starting" + _log_tails(name),
                             hint="the log lines above say why (a port taken, a broken binary?); the sandbox "
                             "was removed again: fix the cause and run `gripctl sandbox up` again",
                         ) from None
                     if time.monotonic() > deadline:
                         raise ClusterError(
                             f"`kwokctl create cluster` did not finish within {CREATE_TIMEOUT_SECONDS}s"
-                            + _log_tails(),
+                            + _log_tails(name),
                             hint="the machine may be overloaded; run `gripctl sandbox up` again",
                         ) from None
         finally:
@@ -347,40 +384,42 @@ def _kwokctl_create(args: list[str]) -> tuple[int, str]:
         return code, out.read().decode(errors="replace")
 
 
-def _create(binaries: dict[str, str], *, nodes: int, port: int | None) -> SandboxInfo:
+def _create(binaries: dict[str, str], *, nodes: int, port: int | None, name: str | None) -> SandboxInfo:
     home().mkdir(parents=True, exist_ok=True)
-    code, output = _kwokctl_create(kwokctl_create_args(binaries, port=port))
+    code, output = _kwokctl_create(kwokctl_create_args(binaries, port=port, name=name), name)
     if code != 0:
         raise ClusterError(
-            f"`kwokctl create cluster` failed (exit {code}): {_kwokctl_errors(output)}{_log_tails()}",
+            f"`kwokctl create cluster` failed (exit {code}): {_kwokctl_errors(output)}{_log_tails(name)}",
             hint="the half-started sandbox was removed again; fix the cause named above and run "
             "`gripctl sandbox up` again",
         )
-    kube = _write_standalone_kubeconfig()
-    sandbox = SandboxInfo(NAME, CONTEXT, kube, _server_of(kube), "")
-    version = _wait_api_ready(sandbox)
-    sandbox = SandboxInfo(NAME, CONTEXT, kube, sandbox.server, version)
+    kube = _write_standalone_kubeconfig(name)
+    context = cluster_name(name)
+    sandbox = SandboxInfo(context, context, kube, _server_of(kube), "")
+    version = _wait_api_ready(sandbox, name)
+    sandbox = SandboxInfo(context, context, kube, sandbox.server, version)
     with _api(sandbox) as api:
         _apply_stages(api)
-        _ensure_nodes(api, nodes)
-        _wait_control_plane(api)
+        _ensure_nodes(api, nodes, name)
+        _wait_control_plane(api, name)
     _merge_user_kubeconfig(sandbox)
-    _state_file().write_text(json.dumps(sandbox.to_dict(), indent=2) + "\n")
+    _state_file(name).write_text(json.dumps(sandbox.to_dict(), indent=2) + "\n")
     return sandbox
 
 
-def _write_standalone_kubeconfig() -> Path:
-    """A kubeconfig with the sandbox's credentials embedded, under the `gripctl-sandbox` names.
+def _write_standalone_kubeconfig(name: str | None) -> Path:
+    """A kubeconfig with the sandbox's credentials embedded, under the `gripctl-sandbox[-NAME]` names.
 
     kwokctl's own file names its context `kwok-<name>` and points at cert files by path; embedding the
     data makes the file self-contained, so it can be merged into the user's kubeconfig as-is."""
-    source = _read_kubeconfig(cluster_dir() / "kubeconfig.yaml")
+    context = cluster_name(name)
+    source = _read_kubeconfig(cluster_dir(name) / "kubeconfig.yaml")
     try:
         cluster = source["clusters"][0]["cluster"]
         user = source["users"][0]["user"]
     except (KeyError, IndexError, TypeError) as exc:
         raise ClusterError(
-            f"kwokctl wrote no usable kubeconfig at {cluster_dir() / 'kubeconfig.yaml'} ({exc})",
+            f"kwokctl wrote no usable kubeconfig at {cluster_dir(name) / 'kubeconfig.yaml'} ({exc})",
             hint="run `gripctl sandbox down` and `gripctl sandbox up` again",
         ) from None
     cluster_entry: dict[str, Any] = {"server": cluster["server"]}
@@ -397,32 +436,32 @@ def _write_standalone_kubeconfig() -> Path:
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": cluster_entry}],
-        "users": [{"name": CONTEXT, "user": user_entry}],
-        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT}}],
-        "current-context": CONTEXT,
+        "clusters": [{"name": context, "cluster": cluster_entry}],
+        "users": [{"name": context, "user": user_entry}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+        "current-context": context,
     }
-    path = standalone_kubeconfig()
+    path = standalone_kubeconfig(name)
     _write_private(path, yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
-def _wait_api_ready(sandbox: SandboxInfo) -> str:
+def _wait_api_ready(sandbox: SandboxInfo, name: str | None) -> str:
     """Wait for the API server to answer; returns its version. Polling: there is nothing to watch yet."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if (version := _probe_version(sandbox)) is not None:
             return version
-        if dead := _dead_components():
+        if dead := _dead_components(name):
             raise ClusterError(
-                f"sandbox component {', '.join(dead)} exited while starting" + _log_tails(),
+                f"sandbox component {', '.join(dead)} exited while starting" + _log_tails(name),
                 hint="the log lines above say why (a port taken, a broken binary?); the sandbox was removed "
                 "again, fix the cause and run `gripctl sandbox up` again",
             )
         time.sleep(0.5)
     raise ClusterError(
         f"the sandbox API server at {sandbox.server} did not answer within {READY_TIMEOUT_SECONDS}s"
-        + _log_tails(),
+        + _log_tails(name),
         hint="the sandbox was removed again; check the kube-apiserver log lines above, "
         "then run `gripctl sandbox up` again",
     )
@@ -471,22 +510,22 @@ def _node_names(count: int) -> list[str]:
     return [f"sandbox-node-{i}" for i in range(count)]
 
 
-def _ensure_nodes(api: k8s.ApiClient, count: int) -> None:
+def _ensure_nodes(api: k8s.ApiClient, count: int, name: str | None) -> None:
     """Create the simulated nodes that are missing (never deletes) and wait until they are Ready."""
     core = k8s.CoreV1Api(api)
     wanted = _node_names(count)
     existing = {n.metadata.name for n in core.list_node().items if n.metadata}
-    for name in wanted:
-        if name in existing:
+    for node_name in wanted:
+        if node_name in existing:
             continue
         labels = {
-            "kubernetes.io/hostname": name,
+            "kubernetes.io/hostname": node_name,
             "kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64",
             "node-role.kubernetes.io/agent": "",
             "type": "kwok",
         }
-        meta = k8s.V1ObjectMeta(name=name, annotations={KWOK_NODE_ANNOTATION: "fake"}, labels=labels)
+        meta = k8s.V1ObjectMeta(name=node_name, annotations={KWOK_NODE_ANNOTATION: "fake"}, labels=labels)
         core.create_node(k8s.V1Node(api_version="v1", kind="Node", metadata=meta))
     pending = set(wanted)
     for node in _watch(core.list_node):
@@ -496,11 +535,12 @@ def _ensure_nodes(api: k8s.ApiClient, count: int) -> None:
             return
     raise ClusterError(
         f"sandbox nodes {', '.join(sorted(pending))} did not become Ready within {READY_TIMEOUT_SECONDS}s",
-        hint=f"read {cluster_dir() / 'logs' / 'kwok-controller.log'}, then `gripctl sandbox down` and `up`",
+        hint=f"read {cluster_dir(name) / 'logs' / 'kwok-controller.log'}, then `gripctl sandbox down` "
+        "and `up`",
     )
 
 
-def _wait_control_plane(api: k8s.ApiClient) -> None:
+def _wait_control_plane(api: k8s.ApiClient, name: str | None) -> None:
     """Wait until the scheduler and the controller manager hold their leader leases: only then do
     Deployments get pods and pods get nodes."""
     pending = {"kube-scheduler", "kube-controller-manager"}
@@ -511,52 +551,52 @@ def _wait_control_plane(api: k8s.ApiClient) -> None:
             return
     raise ClusterError(
         f"{' and '.join(sorted(pending))} did not start within {READY_TIMEOUT_SECONDS}s",
-        hint=f"read the logs in {cluster_dir() / 'logs'}; then `gripctl sandbox down` and `up` again",
+        hint=f"read the logs in {cluster_dir(name) / 'logs'}; then `gripctl sandbox down` and `up` again",
     )
 
 
 # ------------------------------------------------------------------------------------------- teardown
 
 
-def _teardown() -> None:
+def _teardown(name: str | None) -> None:
     """Remove everything `up` created: processes (kwokctl delete; pid files as a fallback), files, context."""
-    if cluster_dir().exists():
+    if cluster_dir(name).exists():
         with contextlib.suppress(ToolMissingError, ToolError, OSError):
-            _kwokctl(["--name", NAME, "delete", "cluster"], timeout=120)
-        _kill_leftover_processes()
-    shutil.rmtree(kwok_workdir(), ignore_errors=True)
-    _remove_from_user_kubeconfig()
-    shutil.rmtree(_holders_dir(), ignore_errors=True)
-    for path in (standalone_kubeconfig(), _state_file()):
+            _kwokctl(["--name", cluster_name(name), "delete", "cluster"], timeout=120, name=name)
+        _kill_leftover_processes(name)
+    shutil.rmtree(kwok_workdir(name), ignore_errors=True)
+    _remove_from_user_kubeconfig(cluster_name(name))
+    shutil.rmtree(_holders_dir(name), ignore_errors=True)
+    for path in (standalone_kubeconfig(name), _state_file(name)):
         path.unlink(missing_ok=True)
 
 
-def _kill_leftover_processes() -> None:
+def _kill_leftover_processes(name: str | None) -> None:
     """kwokctl records each component's pid in <cluster>/pids/*.pid; kill any that survived `delete`."""
-    for pid_file in (cluster_dir() / "pids").glob("*.pid"):
+    for pid_file in (cluster_dir(name) / "pids").glob("*.pid"):
         with contextlib.suppress(ValueError, OSError):
             pid = int(pid_file.read_text().strip())
-            if _is_ours(pid):
+            if _is_ours(pid, name):
                 os.kill(pid, signal.SIGKILL)
 
 
-def _dead_components() -> list[str]:
+def _dead_components(name: str | None) -> list[str]:
     """Components whose recorded process is gone (kwokctl starts them detached and does not notice)."""
     dead = []
-    for pid_file in sorted((cluster_dir() / "pids").glob("*.pid")):
+    for pid_file in sorted((cluster_dir(name) / "pids").glob("*.pid")):
         with contextlib.suppress(ValueError, OSError):
-            if not _is_ours(int(pid_file.read_text().strip())):
+            if not _is_ours(int(pid_file.read_text().strip()), name):
                 dead.append(pid_file.stem)
     return dead
 
 
-def _is_ours(pid: int) -> bool:
+def _is_ours(pid: int, name: str | None) -> bool:
     """True when the process still runs from this sandbox's workdir (pids get reused)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
-    return str(kwok_workdir()) in cmdline
+    return str(kwok_workdir(name)) + "/" in cmdline  # the slash: no other sandbox's folder matches
 
 
 # ----------------------------------------------------------------------------------- user kubeconfig
@@ -571,15 +611,15 @@ def _merge_user_kubeconfig(sandbox: SandboxInfo) -> None:
     before = _read_kubeconfig(path)
     doc = dict(before) or {"apiVersion": "v1", "kind": "Config"}
     for section in ("clusters", "users", "contexts"):
-        entries = [e for e in doc.get(section) or [] if e.get("name") != CONTEXT]
+        entries = [e for e in doc.get(section) or [] if e.get("name") != sandbox.context]
         doc[section] = entries + ours[section]
     if not doc.get("current-context"):
-        doc["current-context"] = CONTEXT
+        doc["current-context"] = sandbox.context
     if doc != before:  # a warm `up` leaves the file alone
         _write_private(path, yaml.safe_dump(doc, sort_keys=False))
 
 
-def _remove_from_user_kubeconfig() -> None:
+def _remove_from_user_kubeconfig(context: str) -> None:
     path = user_kubeconfig()
     doc = _read_kubeconfig(path)
     if not doc:
@@ -587,11 +627,11 @@ def _remove_from_user_kubeconfig() -> None:
     changed = False
     for section in ("clusters", "users", "contexts"):
         entries = doc.get(section) or []
-        kept = [e for e in entries if e.get("name") != CONTEXT]
+        kept = [e for e in entries if e.get("name") != context]
         if len(kept) != len(entries):
             doc[section] = kept
             changed = True
-    if doc.get("current-context") == CONTEXT:
+    if doc.get("current-context") == context:
         doc["current-context"] = ""
         changed = True
     if not changed:
@@ -629,18 +669,18 @@ def _write_private(path: Path, text: str) -> None:
 # Several test sessions may share one sandbox: the last one to leave stops it.
 
 
-def _claim(holder: str) -> None:
-    _holders_dir().mkdir(parents=True, exist_ok=True)
-    (_holders_dir() / holder).write_text(str(os.getpid()))
+def _claim(holder: str, name: str | None) -> None:
+    _holders_dir(name).mkdir(parents=True, exist_ok=True)
+    (_holders_dir(name) / holder).write_text(str(os.getpid()))
 
 
-def _release(holder: str) -> None:
-    (_holders_dir() / holder).unlink(missing_ok=True)
+def _release(holder: str, name: str | None) -> None:
+    (_holders_dir(name) / holder).unlink(missing_ok=True)
 
 
-def _live_holders() -> list[str]:
+def _live_holders(name: str | None) -> list[str]:
     live = []
-    for claim in _holders_dir().glob("*"):
+    for claim in _holders_dir(name).glob("*"):
         with contextlib.suppress(OSError, ValueError):
             if Path(f"/proc/{int(claim.read_text().strip())}").exists():
                 live.append(claim.name)
@@ -651,7 +691,7 @@ def _live_holders() -> list[str]:
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
+def _locked(name: str | None) -> Iterator[None]:
     """One up/down at a time across processes (test sessions of several engineers share the sandbox)."""
     home().mkdir(parents=True, exist_ok=True)
     with open(home() / "lock", "w") as fh:
@@ -683,9 +723,9 @@ def _watch(list_fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[A
         w.stop()  # type: ignore[no-untyped-call]
 
 
-def _load_state() -> SandboxInfo | None:
+def _load_state(name: str | None) -> SandboxInfo | None:
     try:
-        data = json.loads(_state_file().read_text())
+        data = json.loads(_state_file(name).read_text())
         return SandboxInfo(
             name=data["name"],
             context=data["context"],
@@ -697,8 +737,8 @@ def _load_state() -> SandboxInfo | None:
         return None
 
 
-def _running_info() -> SandboxInfo | None:
-    saved = _load_state()
+def _running_info(name: str | None) -> SandboxInfo | None:
+    saved = _load_state(name)
     if saved is None or not saved.kubeconfig.is_file():
         return None
     return saved if _probe_version(saved) is not None else None
@@ -715,12 +755,14 @@ def _probe_version(sandbox: SandboxInfo) -> str | None:
     return str(version.git_version)
 
 
-def _components() -> tuple[ComponentStatus, ...]:
+def _components(name: str | None) -> tuple[ComponentStatus, ...]:
     """kwokctl's view of the component processes (`kwokctl get components -o wide`)."""
-    if not cluster_dir().exists():
+    if not cluster_dir(name).exists():
         return ()
     try:
-        code, output = _kwokctl(["--name", NAME, "get", "components", "-o", "wide"], timeout=30)
+        code, output = _kwokctl(
+            ["--name", cluster_name(name), "get", "components", "-o", "wide"], timeout=30, name=name
+        )
     except (ToolMissingError, ToolError):
         return ()
     if code != 0:
@@ -760,10 +802,10 @@ def _kwokctl_errors(output: str) -> str:
     return "; ".join(dict.fromkeys(picked)) if picked else _tail(output)
 
 
-def _log_tails() -> str:
+def _log_tails(name: str | None) -> str:
     """The last lines of each component log, so a failed start says why without a second command."""
     parts = []
-    for log in sorted((cluster_dir() / "logs").glob("*.log")):
+    for log in sorted((cluster_dir(name) / "logs").glob("*.log")):
         with contextlib.suppress(OSError):
             tail = _tail(log.read_text(errors="replace"), 5)
             if tail:
