@@ -34,10 +34,11 @@ postgres: ## Start the test PostgreSQL server (installs Debian's postgresql when
 browser: ## Debian's chromium for the browser tests (tests/web; installed with apt-get when missing).
 	@scripts/browser.sh install
 
-demo: setup  ## A local cluster, the example platform deployed in dependency order, and its status.
+demo: setup  ## Two local clusters, the example deployed to staging and promoted to production, its CI workflows.
 	@PATH="$(TOOLBIN):$$PATH" scripts/demo.sh
 
 demo-down:
+	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down --name production
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down
 
 test: setup postgres browser lint  ## Everything: lint, unit, browser and cluster tests (starts the sandbox itself).

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# `make demo`: a local sandbox cluster, the example platform deployed through gripctl, the result shown.
+# `make demo`: two local sandbox clusters (staging, production), the example platform deployed to staging
+# through gripctl's automatic entry, promoted to production after an approval, the result shown, and
+# the GitHub Actions workflows `gripctl ci init` writes for it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 gripctl="$root/.venv/bin/gripctl"
 platform="$root/examples/webgrip"
+demo="$HOME/.cache/gripctl/demo"
 # The example's age key is a labelled test-only key; real platforms keep theirs out of the repo.
 export SOPS_AGE_KEY_FILE="$platform/keys/test-only.agekey"
-export GRIPCTL_DATABASE_URL="${GRIPCTL_DATABASE_URL:-sqlite:///$HOME/.cache/gripctl/demo/ledger.sqlite}"
-mkdir -p "$HOME/.cache/gripctl/demo"
+export GRIPCTL_DATABASE_URL="${GRIPCTL_DATABASE_URL:-sqlite:///$demo/ledger.sqlite}"
+mkdir -p "$demo"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Sandbox cluster (etcd + kube-apiserver + controller-manager + scheduler + kwok)"
+step "Two sandbox clusters: staging (context gripctl-sandbox) and production (gripctl-sandbox-production)"
 "$gripctl" sandbox up
+"$gripctl" sandbox up --name production
 
 step "Validate the example platform (staging)"
 "$gripctl" -C "$platform" validate -e staging || echo "(validation findings shown above; the demo deploys anyway)"
@@ -20,15 +26,54 @@ step "Validate the example platform (staging)"
 step "Dependency graph"
 "$gripctl" -C "$platform" graph -e staging
 
-step "Deploy to staging in dependency order"
-"$gripctl" -C "$platform" deploy -e staging
+step "Deploy to staging in dependency order, as the push workflow does (staging is deploy: auto)"
+"$gripctl" -C "$platform" deploy -e staging --auto
 
-step "Status"
+step "The automatic entry refuses production (deploy: manual): a person deploys it"
+"$gripctl" -C "$platform" deploy -e production --auto || echo "(refused, as it should be)"
+
+step "Plan production: the pull-request comment body (gripctl plan --format markdown)"
+code=0
+"$gripctl" -C "$platform" plan -e production --format markdown --out "$work/plan.json" || code=$?
+[ "$code" -eq 0 ] || [ "$code" -eq 2 ] || exit "$code"  # 0: no changes, 2: changes
+plan_id=$("$root/.venv/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/plan.json")
+
+step "Approve plan $plan_id, then promote to production (approval: required; promote_from: staging)"
+"$gripctl" -C "$platform" approve "$plan_id" -e production --as alice -m "make demo"
+if ! "$gripctl" -C "$platform" deploy -e production --as alice 2> >(tee "$work/deploy.err" >&2); then
+  grep -q "promotes from staging" "$work/deploy.err" || exit 1
+  # Only on a machine whose staging an older gripctl deployed: it recorded no values digests, and
+  # staging, already in sync, recorded nothing new. The override is recorded in the run's timeline.
+  echo "(staging was deployed by a gripctl that did not record values digests yet: overriding once)"
+  "$gripctl" -C "$platform" deploy -e production --as alice --force-promotion
+fi
+
+step "Status of both environments"
 "$gripctl" -C "$platform" status -e staging
+"$gripctl" -C "$platform" status -e production
 "$gripctl" -C "$platform" runs
 
 step "DORA metrics from the ledger"
-"$gripctl" -C "$platform" metrics -e staging
+"$gripctl" -C "$platform" metrics -e production
+
+step "CI: gripctl ci init writes the platform repository's GitHub Actions workflows"
+repo="$demo/platform-repo"
+rm -rf "$repo"
+mkdir -p "$repo"
+(cd "$platform" && tar --exclude=.gripctl --exclude=site -cf - .) | (cd "$repo" && tar -xf -)
+git -C "$repo" init -q -b main
+"$gripctl" -C "$repo" ci init
+for file in "$repo"/.github/workflows/*.yml; do
+  printf '  %-48s %4d lines\n' "${file#"$repo"/}" "$(wc -l < "$file")"
+done
+printf '\n--- .github/workflows/gripctl-deploy.yml\n'
+cat "$repo/.github/workflows/gripctl-deploy.yml"
+if command -v actionlint > /dev/null; then
+  actionlint "$repo"/.github/workflows/*.yml && echo "actionlint: every workflow passes"
+else
+  echo "(actionlint is not in this toolchain yet: the tests check the workflows with it)"
+fi
 
 echo
-echo "The sandbox keeps running: try \`$gripctl -C $platform plan -e staging\`; stop it with \`make demo-down\`."
+echo "Both sandboxes keep running: try \`$gripctl -C $platform plan -e production\`, and look at the"
+echo "workflows in $repo/.github/workflows; stop them with \`make demo-down\`."
