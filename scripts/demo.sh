@@ -32,20 +32,27 @@ step "Deploy to staging in dependency order, as the push workflow does (staging 
 step "The automatic entry refuses production (deploy: manual): a person deploys it"
 "$gripctl" -C "$platform" deploy -e production --auto || echo "(refused, as it should be)"
 
-step "Plan production: the pull-request comment body (gripctl plan --format markdown)"
+step "Plan production: the pull-request comment body (gripctl plan --format markdown), its first lines"
 code=0
-"$gripctl" -C "$platform" plan -e production --format markdown --out "$work/plan.json" || code=$?
+"$gripctl" -C "$platform" plan -e production --format markdown --out "$work/plan.json" > "$work/plan.md" \
+  || code=$?
 [ "$code" -eq 0 ] || [ "$code" -eq 2 ] || exit "$code"  # 0: no changes, 2: changes
+head -n 24 "$work/plan.md"
+printf '... (%d lines, %d characters in all; one collapsible diff per release)\n' \
+  "$(wc -l < "$work/plan.md")" "$(wc -c < "$work/plan.md")"
 plan_id=$("$root/.venv/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/plan.json")
 
 step "Approve plan $plan_id, then promote to production (approval: required; promote_from: staging)"
 "$gripctl" -C "$platform" approve "$plan_id" -e production --as alice -m "make demo"
-if ! "$gripctl" -C "$platform" deploy -e production --as alice 2> >(tee "$work/deploy.err" >&2); then
+# --monitor 2: production watches every release for 10 s after it is healthy, along a chain of seven;
+# the demo watches 2 s so that it stays quick.
+promote=("$gripctl" -C "$platform" deploy -e production --as alice --monitor 2)
+if ! "${promote[@]}" 2> >(tee "$work/deploy.err" >&2); then
   grep -q "promotes from staging" "$work/deploy.err" || exit 1
   # Only on a machine whose staging an older gripctl deployed: it recorded no values digests, and
   # staging, already in sync, recorded nothing new. The override is recorded in the run's timeline.
   echo "(staging was deployed by a gripctl that did not record values digests yet: overriding once)"
-  "$gripctl" -C "$platform" deploy -e production --as alice --force-promotion
+  "${promote[@]}" --force-promotion
 fi
 
 step "Status of both environments"
