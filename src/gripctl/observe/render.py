@@ -112,6 +112,7 @@ async def render_desired(
     inputs: dict[str, str] = {f"chart {display_path(chart, root)}": tree_digest(chart)}
 
     for f in files:
+        _load_values_file(f, root, release)  # a missing or broken file: its ConfigError, before sops runs
         inputs[f"values file {display_path(f, root)}"] = sha256_bytes(f.read_bytes())
 
     decrypted = await asyncio.to_thread(merged_values, release.secrets, root)  # sops: off the loop
