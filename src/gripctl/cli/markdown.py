@@ -14,9 +14,8 @@ from collections.abc import Mapping
 
 from gripctl.model.types import Approval, Environment
 from gripctl.plan.types import Action, ObjectChange, Plan, ReleasePlan
-
-GITHUB_COMMENT_LIMIT = 65_536
-MARKER = "<!-- gripctl-plan -->"  # the first line of the workflow's comment: how it finds it again
+from gripctl.scaffold.workflows import COMMENT_MARKER as MARKER  # how the workflow finds its comment
+from gripctl.scaffold.workflows import GITHUB_COMMENT_LIMIT as GITHUB_COMMENT_LIMIT
 
 _ICON = {
     Action.install: "🟢",
