@@ -126,9 +126,8 @@ _TROUBLED = (Phase.failed, Phase.rolled_back, Phase.uninstalled)
 def finish(app_state: AppState, deployment: Deployment, *, document: bool = True) -> None:
     """The run's last line (or its JSON document), and a DeployError unless it succeeded."""
     result = deployment.result
-    if app_state.output.json:
-        if document:
-            app_state.output.document(deployment.to_dict())
+    if app_state.output.json and document:
+        app_state.output.document(deployment.to_dict())
     if result is None:
         if not app_state.output.json:
             app_state.output.line(deployment.nothing or "nothing to deploy")
