@@ -9,6 +9,7 @@
 #
 # Usage: scripts/toolchain.sh          the default toolchain (make setup, make test)
 #        scripts/toolchain.sh --bench  the default toolchain plus the benchmark-only tools (make bench)
+#        scripts/toolchain.sh --deploy only what a deploy needs: helm, gripctl-helmd, sops, age (GitHub Action)
 #        scripts/toolchain.sh --keys   [--bench] print each component's cache key; builds nothing
 #
 # Layout under ${GRIPCTL_CACHE:-~/.cache/gripctl}/toolchain/:
@@ -22,6 +23,7 @@ shopt -s inherit_errexit
 
 DEFAULT=(helm helmd sops kwok etcd kube actionlint prometheus)
 BENCH=(helmfile)
+DEPLOY=(helm helmd sops)  # action.yml: CI runners deploy; no sandbox, no linters, no Prometheus
 # Bump when build_component changes in a way that changes the binaries (it is part of every key).
 BUILDER=2
 
@@ -271,9 +273,10 @@ main() {
   while (($#)); do
     case $1 in
       --bench) set=bench ;;
+      --deploy) set=deploy ;;
       --keys) keys_only=1 ;;
       --print-bin) ;;
-      *) die "unknown option '$1' (usage: scripts/toolchain.sh [--bench] [--keys])" ;;
+      *) die "unknown option '$1' (usage: scripts/toolchain.sh [--bench | --deploy] [--keys])" ;;
     esac
     shift
   done
@@ -286,7 +289,8 @@ main() {
   { read -r GOVERSION; read -r GOOS; read -r GOARCH; } < <(go env GOVERSION GOOS GOARCH)
 
   local components=("${DEFAULT[@]}")
-  [[ $set == default ]] || components+=("${BENCH[@]}")
+  [[ $set != bench ]] || components+=("${BENCH[@]}")
+  [[ $set != deploy ]] || components=("${DEPLOY[@]}")
 
   if [[ $keys_only == 1 ]]; then
     local name key

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from gripctl import __version__
+from gripctl.adapters.toolchain import find_tool
 
 REPO = Path(__file__).resolve().parents[2]
 ACTION = yaml.safe_load((REPO / "action.yml").read_text())
@@ -123,10 +124,30 @@ def test_the_install_step_puts_the_locked_gripctl_on_path(tmp_path: Path) -> Non
     assert str(tmp_path) in site and str(REPO / "src") not in site
 
 
-def test_the_toolchain_step_puts_the_pinned_tools_on_path(tmp_path: Path) -> None:
+def test_the_toolchain_step_puts_the_pinned_tools_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step in a private cache (GRIPCTL_CACHE), so that the shared cache's `current` toolchain is not
+    switched to the deploy set under other sessions; the components already built are linked into it,
+    so nothing is rebuilt."""
+    cache = tmp_path / "cache"
+    (cache / "toolchain" / "components").mkdir(parents=True)
+    keys = subprocess.run(
+        [str(REPO / "scripts" / "toolchain.sh"), "--deploy", "--keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    shared = Path(find_tool("helm")).resolve().parent.parent.parent  # .../toolchain/components
+    for name, key in (line.split() for line in keys if line.strip()):
+        built = shared / f"{name}-{key}"
+        assert (built / ".complete").is_file(), f"{built}: run `make setup` first"
+        (cache / "toolchain" / "components" / f"{name}-{key}").symlink_to(built)
+    monkeypatch.setenv("GRIPCTL_CACHE", str(cache))
     written = _run_step("toolchain", REPO, tmp_path)
     [bin_dir] = written["GITHUB_PATH"].split()
-    assert (Path(bin_dir) / "helm").is_file() and (Path(bin_dir) / "sops").is_file()
+    assert sorted(p.name for p in Path(bin_dir).iterdir()) == ["age", "age-keygen", "helm", "sops"]
+    assert Path(bin_dir).is_relative_to(cache)
     assert written["GITHUB_ENV"].strip() == f"GRIPCTL_TOOLCHAIN_BIN={bin_dir}"
     assert _outputs(written["GITHUB_OUTPUT"]) == {"bin": bin_dir}
     helm = subprocess.run(

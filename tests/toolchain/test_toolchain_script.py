@@ -126,12 +126,28 @@ def test_gripctl_helmd_follows_the_helm_pin(tmp_path: Path) -> None:
     assert not cache.exists()
 
 
+def test_the_deploy_set_is_helm_helmd_sops_and_age_alone(tmp_path: Path) -> None:
+    """`--deploy`, what the GitHub Action builds: the same components (same keys) as the default set's
+    helm, helmd and sops, nothing else; assembled from them without a rebuild, in its own directory."""
+    repo = copy_recipe(tmp_path)
+    deploy = keys(repo, "--deploy")
+    assert set(deploy) == {"helm", "helmd", "sops"}
+    assert all(keys(repo)[name] == key for name, key in deploy.items())
+    cache = tmp_path / "cache"
+    link_built_components(repo, cache, "--deploy")
+    out = run(repo, "--deploy", cache=cache)
+    assert out.returncode == 0, out.stderr
+    printed = Path(out.stdout.strip())
+    assert sorted(p.name for p in printed.iterdir()) == ["age", "age-keygen", "gripctl-helmd", "helm", "sops"]
+    assert (cache / "toolchain" / "current").resolve() == printed.parent.resolve()
+
+
 def test_an_unknown_option_is_refused(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     out = run(ROOT, "--fast", cache=cache)
     assert out.returncode == 1
     assert "unknown option '--fast'" in out.stderr
-    assert "usage: scripts/toolchain.sh [--bench] [--keys]" in out.stderr
+    assert "usage: scripts/toolchain.sh [--bench | --deploy] [--keys]" in out.stderr
     assert not cache.exists()
 
 
