@@ -146,7 +146,13 @@ def test_the_toolchain_step_puts_the_pinned_tools_on_path(
     monkeypatch.setenv("GRIPCTL_CACHE", str(cache))
     written = _run_step("toolchain", REPO, tmp_path)
     [bin_dir] = written["GITHUB_PATH"].split()
-    assert sorted(p.name for p in Path(bin_dir).iterdir()) == ["age", "age-keygen", "helm", "sops"]
+    assert sorted(p.name for p in Path(bin_dir).iterdir()) == [
+        "age",
+        "age-keygen",
+        "gripctl-helmd",
+        "helm",
+        "sops",
+    ]
     assert Path(bin_dir).is_relative_to(cache)
     assert written["GITHUB_ENV"].strip() == f"GRIPCTL_TOOLCHAIN_BIN={bin_dir}"
     assert _outputs(written["GITHUB_OUTPUT"]) == {"bin": bin_dir}
