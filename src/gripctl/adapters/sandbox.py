@@ -274,9 +274,34 @@ def api_client(sandbox: SandboxInfo) -> k8s.ApiClient:
     return api
 
 
+# One controller manager and one scheduler: a leader lease renewal missed under load (the default
+# renew deadline is 10 s; two busy cores) makes them exit, and kwokctl does not restart them, so every
+# rollout would then wait for ever. Generous deadlines; their leases still say when they are up. (A
+# config file, not --extra-args: kwokctl v0.8.0 panics on several --extra-args for one component.)
+KWOKCTL_CONFIG = """\
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+componentsPatches:
+""" + "".join(
+    f"""- name: {component}
+  extraArgs:
+  - {{key: leader-elect-lease-duration, value: 120s}}
+  - {{key: leader-elect-renew-deadline, value: 90s}}
+  - {{key: leader-elect-retry-period, value: 5s}}
+"""
+    for component in ("kube-controller-manager", "kube-scheduler")
+)
+
+
+def kwokctl_config(name: str | None) -> Path:
+    """Where `up` writes KWOKCTL_CONFIG for this sandbox (beside its state, outside kwokctl's workdir)."""
+    return home() / f"{cluster_name(name)}.kwokctl.yaml"
+
+
 def kwokctl_create_args(binaries: dict[str, str], *, port: int | None, name: str | None = None) -> list[str]:
     """The exact `kwokctl` arguments `up` runs (documented in docs/sandbox.md)."""
-    args = ["--name", cluster_name(name), "create", "cluster", "--runtime", "binary"]
+    args = ["--name", cluster_name(name), "--config", str(kwokctl_config(name)), "create", "cluster"]
+    args += ["--runtime", "binary"]
     for flag, tool in COMPONENT_BINARIES.items():
         args += [flag, binaries[tool]]
     args += [
@@ -386,6 +411,7 @@ def _kwokctl_create(args: list[str], name: str | None) -> tuple[int, str]:
 
 def _create(binaries: dict[str, str], *, nodes: int, port: int | None, name: str | None) -> SandboxInfo:
     home().mkdir(parents=True, exist_ok=True)
+    kwokctl_config(name).write_text(KWOKCTL_CONFIG)
     code, output = _kwokctl_create(kwokctl_create_args(binaries, port=port, name=name), name)
     if code != 0:
         raise ClusterError(
@@ -565,6 +591,7 @@ def _teardown(name: str | None) -> None:
             _kwokctl(["--name", cluster_name(name), "delete", "cluster"], timeout=120, name=name)
         _kill_leftover_processes(name)
     shutil.rmtree(kwok_workdir(name), ignore_errors=True)
+    kwokctl_config(name).unlink(missing_ok=True)
     _remove_from_user_kubeconfig(cluster_name(name))
     shutil.rmtree(_holders_dir(name), ignore_errors=True)
     for path in (standalone_kubeconfig(name), _state_file(name)):
