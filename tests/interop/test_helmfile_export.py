@@ -61,7 +61,7 @@ def test_one_environment_matches_the_model(webgrip: Path, environment: str) -> N
     doc = _state(out.read_text())
 
     assert not result.templated
-    assert doc["environments"] == {environment: {"kubeContext": "gripctl-sandbox"}}
+    assert doc["environments"] == {environment: {"kubeContext": platform.environment.context}}
     assert doc["helmDefaults"] == {"skipDeps": True}
     entries = _entries(doc)
     assert [e["labels"]["id"] for e in entries] == list(platform.releases)  # type: ignore[index]
@@ -196,10 +196,16 @@ def test_json_output_lists_what_helmfile_does_not_carry(
     assert result["environments"] == list(ENVIRONMENTS)
     assert result["templated"] is True
     topics = {(g["topic"], g["where"].split(" ")[0]) for g in result["not_exported"]}
-    assert ("approval", "gripctl.yaml:55:5") in topics
-    assert ("monitor", "gripctl.yaml:58:5") in topics
-    assert ("policies", "gripctl.yaml:61:1") in topics
-    assert ("remediation", "gripctl.yaml:11:3") in topics
+    lines = (webgrip / "gripctl.yaml").read_text().splitlines()
+
+    def where(text: str) -> str:  # gripctl.yaml:LINE:COLUMN of the first line that starts with `text`
+        line = next(i for i, s in enumerate(lines, 1) if s.lstrip().startswith(text))
+        return f"gripctl.yaml:{line}:{len(lines[line - 1]) - len(lines[line - 1].lstrip()) + 1}"
+
+    assert ("approval", where("approval: required")) in topics
+    assert ("monitor", where("monitor: 10s")) in topics
+    assert ("policies", where("policies:")) in topics
+    assert ("remediation", where("remediation: rollback")) in topics
 
 
 def test_set_values_keep_helm_meaning(tmp_path: Path) -> None:

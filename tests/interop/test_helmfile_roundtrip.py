@@ -37,7 +37,7 @@ def test_webgrip_all_environments(tmp_path: Path, secrets: SecretsMode) -> None:
     # The layout comes back, not a list of chart paths: the charts and secrets folders are found again.
     assert config["charts"] == "../webgrip/ops/helm" and config["secrets"] == "../webgrip/ops/secrets"
     assert config["environments"]["production"] == {
-        "context": "gripctl-sandbox",
+        "context": load_platform(webgrip, "production").environment.context,  # its own cluster
         "values": ["../webgrip/envs/production/values.yaml"],
     }
 
