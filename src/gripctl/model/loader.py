@@ -51,7 +51,11 @@ TOP_KEYS = (
     "incidents",
     "secrets_rotation",  # validated by gripctl.secrets.rotation (docs/secrets.md)
     "drift",
+    "approvals",
+    "server",
 )
+APPROVALS_KEYS = ("allowed_signers",)
+SERVER_KEYS = ("url",)
 LEDGER_KEYS = ("url",)
 DEFAULT_KEYS = ("timeout", "remediation", "create_namespace")
 RELEASE_KEYS = (
@@ -90,6 +94,8 @@ ENVIRONMENT_KEYS = (
     "concurrency",
     "prometheus",
     "health",
+    "approval_expiry",
+    "four_eyes",
 )
 
 # A release folder: NNN-name, where name is a DNS label (it becomes the Helm name and namespace).
@@ -306,6 +312,8 @@ class _Loader:
             raw=data,
             locations=dict(self.doc.locations),
             drift_ignore=self.drift_rules(data.get("drift"), "drift", release=None),
+            allowed_signers=self.allowed_signers(),
+            server_url=self.server_url(),
         )
         Graph.from_platform(platform)  # a needs naming no release, or a cycle, fails the load
         return platform
@@ -315,6 +323,30 @@ class _Loader:
         for key in ("ledger", "policies", "notifications", "incidents", "drift"):
             self.mapping(data.get(key), key)
         self.check_keys(self.mapping(data.get("ledger"), "ledger"), LEDGER_KEYS, "ledger")
+
+    def allowed_signers(self) -> Path | None:
+        section = self.mapping(self.doc.data.get("approvals"), "approvals")
+        self.check_keys(section, APPROVALS_KEYS, "approvals")
+        value = section.get("allowed_signers")
+        if value is None:
+            return None
+        key_path = "approvals.allowed_signers"
+        return self.file_ref(self.string(value, key_path), key_path, what="allowed signers file")
+
+    def server_url(self) -> str | None:
+        section = self.mapping(self.doc.data.get("server"), "server")
+        self.check_keys(section, SERVER_KEYS, "server")
+        value = section.get("url")
+        if value is None:
+            return None
+        url = self.string(value, "server.url").rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            self.fail(
+                f"server.url {url!r} is not an http(s) URL",
+                "server.url",
+                hint="e.g. https://gripctl.example.com",
+            )
+        return url
 
     def pick_environment(self, name: str | None, environments: dict[str, Environment]) -> Environment:
         if name is None:
@@ -356,6 +388,10 @@ class _Loader:
             if "prometheus" in spec
             else None,
             prometheus_checks=self.environment_health(spec.get("health"), f"{path}.health"),
+            approval_expiry_seconds=self.duration(
+                spec.get("approval_expiry", "24h"), f"{path}.approval_expiry"
+            ),
+            four_eyes=self.boolean(spec.get("four_eyes", True), f"{path}.four_eyes"),
         )
 
     def promote_from(self, name: str, value: Any, key_path: str) -> str | None:

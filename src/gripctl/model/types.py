@@ -155,6 +155,8 @@ class Environment:
     concurrency: int = 4
     prometheus: PrometheusSettings | None = None
     prometheus_checks: tuple[PrometheusCheck, ...] = ()  # default `health.prometheus` of every release
+    approval_expiry_seconds: float = 24 * 3600.0  # an approval counts this long after it was given
+    four_eyes: bool = True  # with approval: required, whoever requested a plan may not approve it
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,10 @@ class Platform:
     # that other rooms (validate, policies) can point at the line too. Empty for hand-built platforms.
     locations: dict[str, Location] = field(default_factory=dict)
     drift_ignore: tuple[DriftIgnoreRule, ...] = ()  # the global `drift.ignore` rules
+    # `approvals.allowed_signers`: the SSH allowed-signers file (as git's gpg.ssh.allowedSignersFile)
+    # that command-line approvals signed with `ssh-keygen -Y sign` are verified against.
+    allowed_signers: Path | None = None
+    server_url: str | None = None  # `server.url`: the dashboard's public address, for links
 
     def drift_rules(self, release_id: str) -> tuple[DriftIgnoreRule, ...]:
         """The ignore rules that apply to one release: the global ones, then the release's own."""

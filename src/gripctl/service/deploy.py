@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gripctl.engine.approvals import require_approval
+from gripctl.engine.approvals import SignedDecision, require_approval, sign_decision
 from gripctl.engine.events import EventKind, EventSink
 from gripctl.engine.lifecycle import recorded_run
 from gripctl.engine.options import OnFailure
@@ -23,13 +23,13 @@ from gripctl.engine.recover import last_good_revision, recover_interrupted
 from gripctl.engine.release import Goal, from_plan, standalone
 from gripctl.engine.runner import Runner, RunOptions, RunResult, drive
 from gripctl.engine.verify import ClusterView
-from gripctl.errors import LockedError, PolicyError, UsageError, ValidationError
+from gripctl.errors import ApprovalError, LockedError, PolicyError, UsageError, ValidationError
 from gripctl.identity import actor
 from gripctl.ledger.git import commits_since
 from gripctl.ledger.store import Ledger
-from gripctl.ledger.types import CommitInfo, RunKind, RunOutcome
+from gripctl.ledger.types import CommitInfo, PlanRecord, RunKind, RunOutcome
 from gripctl.model.selection import Selection
-from gripctl.model.types import Platform
+from gripctl.model.types import Approval, Platform
 from gripctl.observe.release import observe_release
 from gripctl.observe.snapshot import snapshot
 from gripctl.observe.types import ReleaseStatus, Snapshot
@@ -38,6 +38,7 @@ from gripctl.plan.digest import check_fresh
 from gripctl.plan.promotion import Unpromoted
 from gripctl.plan.serialize import plan_to_dict
 from gripctl.plan.types import Action, Plan
+from gripctl.service.approvals import request_approval
 from gripctl.service.plan import decide_plan
 from gripctl.service.promotion import override_note, unproven
 from gripctl.service.promotion import refusal as promotion_refusal
@@ -66,6 +67,8 @@ class DeployRequest:
     confirm: Callable[[str], bool] | None = None  # interactive approval prompt (a TTY), else None
     sinks: Sequence[EventSink] = ()  # the face's progress renderers
     on_plan: Callable[[Platform, Plan], None] | None = None  # called once the plan is known
+    signing_key: Path | None = None  # the operator's SSH key, to sign an approval at the terminal
+    source: str = "cli"  # where the request came from, for the audit log: "cli" or a client address
 
 
 @dataclass
@@ -209,6 +212,10 @@ async def deploy(req: DeployRequest) -> Deployment:
         view=view,
         data={"plan": plan.id, "releases": ids},
     ) as run:
+        ledger.record_audit(
+            req.actor, req.source, "deploy", plan.digest,
+            {"run": run.run_id, "environment": env.name, "kind": kind.value, "plan": plan.id},
+        )  # fmt: skip
         if req.skip_validation:
             run.emitter.emit(
                 EventKind.note, f"pre-deployment checks skipped by {req.actor} (--skip-validation)"
@@ -228,14 +235,7 @@ async def deploy(req: DeployRequest) -> Deployment:
                 forced_promotion=[m.release_id for m in forced],
             )
         _refuse_blocked(plan)
-        approver = require_approval(
-            ledger,
-            env,
-            plan,
-            actor=req.actor,
-            confirm=req.confirm,
-            save_plan=lambda: ledger.save_plan(plan.digest, env.name, plan_to_dict(plan), plan.git_commit),
-        )
+        approver = _approval(ledger, platform, plan, req)
         if approver:
             run.emitter.emit(EventKind.note, f"approved by {approver}", approver=approver)
         secrets = {rid: d.decrypted for rid, d in snap.desired.items() if d.decrypted is not None}
@@ -250,11 +250,117 @@ async def deploy(req: DeployRequest) -> Deployment:
     return Deployment(platform, plan, result, approver, recovered)
 
 
+@dataclass
+class RequestedDeploy:
+    """A deploy asked for through the server: its plan, recorded as requested by the asker, and whether
+    it may run now (`ready`) or awaits an approval (`awaiting-approval`: the approvers were told)."""
+
+    plan: Plan
+    state: str
+    approver: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.id,
+            "digest": self.plan.digest,
+            "state": self.state,
+            "approver": self.approver,
+        }
+
+
+async def request_deploy(req: DeployRequest) -> RequestedDeploy:
+    """The first half of a deploy requested through the server: plan now (with the pre-deployment
+    checks), record the plan as requested by `req.actor` and the request in the audit log, then say
+    whether an approval that counts is on record. The second half is `apply` of exactly this plan."""
+    from gripctl.engine.approvals import counts
+
+    platform = load(req.root, req.environment)
+    env = platform.environment
+    ids = selected(platform, req.selection)
+    ledger = ledger_of(platform)
+    cluster = await reach(platform)
+    snap = await _observe(platform, ids, cluster)
+    if not req.skip_validation:
+        await _gate(platform, snap, ids)
+    plan = decide_plan(platform, snap, ids, ledger)
+    record = ledger.save_plan(
+        plan.digest, env.name, plan_to_dict(plan), plan.git_commit, requested_by=req.actor
+    )
+    ledger.record_audit(
+        req.actor,
+        req.source,
+        "deploy.request",
+        plan.digest,
+        {"environment": env.name, "plan": plan.id, "releases": ids},
+    )
+    if env.approval is not Approval.required or not plan.has_changes:
+        return RequestedDeploy(plan, "ready")
+    excluded = {req.actor} | ({record.requested_by} if record.requested_by else set())
+    for approval in ledger.valid_approvals(plan.digest):
+        if counts(env, approval, excluded):
+            return RequestedDeploy(plan, "ready", approval.approver)
+    request_approval(platform, ledger, record, record.requested_by or req.actor)
+    return RequestedDeploy(plan, "awaiting-approval")
+
+
+def awaiting_deploy(ledger: Ledger, plan_digest: str) -> str | None:
+    """Who asked the server to deploy this plan, while that request is outstanding (asked for through
+    the API, not deployed since); None otherwise. The server starts it once the plan is approved."""
+    from gripctl.service.approvals import deploy_run
+
+    asked = [e for e in ledger.audit_log(action="deploy.request", limit=1000) if e.target == plan_digest]
+    if not asked or deploy_run(ledger, plan_digest) is not None:
+        return None
+    return asked[0].actor
+
+
+def saved_plan(ledger: Ledger, plan_id: str) -> Plan:
+    """A plan the ledger keeps, as the engine's Plan (for `apply` of exactly it)."""
+    from gripctl.plan.serialize import plan_from_dict
+
+    record = ledger.get_plan(plan_id)
+    if record is None:
+        raise UsageError(f"no plan {plan_id!r} in the ledger", hint="request a deploy to compute one")
+    return plan_from_dict(record.body, source=f"plan {record.id}")
+
+
 async def apply(req: DeployRequest) -> Deployment:
     """Run exactly a saved plan: re-plan first and refuse (PlanStaleError) if anything changed."""
     if req.saved_plan is None:
         raise UsageError("apply needs a saved plan", hint="`gripctl plan -e ENV --out plan.json` writes one")
     return await deploy(replace(req, environment=req.environment or req.saved_plan.environment))
+
+
+def _approval(ledger: Ledger, platform: Platform, plan: Plan, req: DeployRequest) -> str | None:
+    """The plan's approver (or None when none is needed); refusing, tell the approvers it awaits them."""
+    env = platform.environment
+    key = req.signing_key
+
+    def sign(digest: str, environment: str) -> SignedDecision:
+        assert key is not None
+        return sign_decision(key, "approve", digest, environment)
+
+    def save() -> PlanRecord:
+        return ledger.save_plan(
+            plan.digest, env.name, plan_to_dict(plan), plan.git_commit, requested_by=req.actor
+        )
+
+    try:
+        return require_approval(
+            ledger,
+            env,
+            plan,
+            actor=req.actor,
+            confirm=req.confirm,
+            save_plan=save,
+            sign=sign if key is not None else None,
+            allowed_signers=platform.allowed_signers,
+        )
+    except ApprovalError:
+        record = ledger.get_plan(plan.digest)
+        if record is not None and not ledger.valid_approvals(plan.digest):
+            request_approval(platform, ledger, record, record.requested_by or req.actor)
+        raise
 
 
 def _refuse_blocked(plan: Plan) -> None:
@@ -281,6 +387,7 @@ class RollbackRequest:
     actor: str = field(default_factory=actor)
     wait_lock: float = 0.0
     sinks: Sequence[EventSink] = ()
+    source: str = "cli"
 
 
 @dataclass
@@ -341,6 +448,10 @@ async def rollback(req: RollbackRequest) -> RollbackResult:
         wait_lock=req.wait_lock,
         data={"release": release.id, "to_revision": revision},
     ) as run:
+        ledger.record_audit(
+            req.actor, req.source, "rollback", release.id,
+            {"run": run.run_id, "environment": platform.environment.name, "to_revision": revision},
+        )  # fmt: skip
         run.acting()
         await drive(run.ctx, rr)
         ok = rr.verified is True

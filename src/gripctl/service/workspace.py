@@ -73,6 +73,25 @@ def selected(
     return ids
 
 
+# A long-running process (the server) keeps one Ledger (one connection pool) per database instead of
+# connecting and checking the schema on every call; a command line opens it once anyway.
+_OPEN: dict[str, Ledger] | None = None
+
+
+def keep_ledgers_open() -> None:
+    """From now on, `ledger_of` hands out one shared Ledger per database URL (called by `serve`)."""
+    global _OPEN
+    if _OPEN is None:
+        _OPEN = {}
+
+
 def ledger_of(platform: Platform | Path) -> Ledger:
     root = platform.root if isinstance(platform, Platform) else platform
-    return open_ledger(root=root)
+    if _OPEN is None:
+        return open_ledger(root=root)
+    from gripctl.ledger.db import resolve_url
+
+    url = resolve_url(None, root)
+    if url not in _OPEN:
+        _OPEN[url] = open_ledger(url)
+    return _OPEN[url]

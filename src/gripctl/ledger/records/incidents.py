@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -88,16 +89,38 @@ class IncidentRecords(LedgerBase):
             return _incident(row, tuple(_incident_event(e) for e in events))
 
     def incidents(
-        self, status: IncidentStatus | str | None = None, environment: str | None = None, limit: int = 100
+        self,
+        status: IncidentStatus | str | None = None,
+        environment: str | None = None,
+        limit: int = 100,
+        *,
+        environments: Sequence[str] | None = None,
+        before: int | None = None,
     ) -> list[IncidentRecord]:
-        """Incidents, newest first."""
+        """Incidents, newest first; pages: the last id of a page as `before` gives the next one."""
         query = select(t.Incident).order_by(t.Incident.id.desc()).limit(limit)
+        if environments is not None:
+            query = query.where(t.Incident.environment.in_(list(environments)))
+        if before is not None:
+            query = query.where(t.Incident.id < before)
         if status is not None:
             query = query.where(t.Incident.status == IncidentStatus(status).value)
         if environment is not None:
             query = query.where(t.Incident.environment == environment)
         with self._tx(read=True) as s:
             return [_incident(r) for r in s.scalars(query)]
+
+    def run_incidents(self, run_ids: Sequence[int]) -> dict[int, list[IncidentRecord]]:
+        """Run id -> the incidents linked to it (the link between deploys and incidents)."""
+        if not run_ids:
+            return {}
+        query = select(t.Incident).where(t.Incident.run_id.in_(list(run_ids))).order_by(t.Incident.id)
+        out: dict[int, list[IncidentRecord]] = {}
+        with self._tx(read=True) as s:
+            for row in s.scalars(query):
+                if row.run_id is not None:
+                    out.setdefault(row.run_id, []).append(_incident(row))
+        return out
 
     def due_escalations(self, now: datetime | None = None) -> list[IncidentRecord]:
         """Unresolved incidents whose next escalation time has come."""

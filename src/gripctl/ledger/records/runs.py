@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
@@ -78,13 +79,102 @@ class RunRecords(LedgerBase):
                 _stamp_recovered_failures(s, row)
                 _stamp_first_shipped_commits(s, row)
 
-    def runs(self, environment: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """The latest runs, newest first."""
+    def runs(
+        self,
+        environment: str | None = None,
+        limit: int = 50,
+        *,
+        environments: Sequence[str] | None = None,
+        kind: RunKind | str | None = None,
+        outcome: RunOutcome | str | None = None,
+        actor: str | None = None,
+        before: int | None = None,
+    ) -> list[RunRecord]:
+        """The latest runs, newest first, filtered by environment (or any of `environments`), kind,
+        outcome and actor. Pages: pass the last id of a page as `before` to get the next, older one."""
         query = select(t.Run).order_by(t.Run.id.desc()).limit(limit)
         if environment is not None:
             query = query.where(t.Run.environment == environment)
+        if environments is not None:
+            query = query.where(t.Run.environment.in_(list(environments)))
+        if kind is not None:
+            query = query.where(t.Run.kind == RunKind(kind).value)
+        if outcome is not None:
+            query = query.where(t.Run.outcome == RunOutcome(outcome).value)
+        if actor is not None:
+            query = query.where(t.Run.actor == actor)
+        if before is not None:
+            query = query.where(t.Run.id < before)
         with self._tx(read=True) as s:
             return [run_record(r) for r in s.scalars(query)]
+
+    def run_events(self, run_id: int, after: int = 0, limit: int = 1000) -> list[EventRecord]:
+        """The run's timeline after event id `after`, oldest first: what a live view reads as it grows."""
+        query = (
+            select(t.Event)
+            .where(t.Event.run_id == run_id, t.Event.id > after)
+            .order_by(t.Event.id)
+            .limit(limit)
+        )
+        with self._tx(read=True) as s:
+            return [_event(e) for e in s.scalars(query)]
+
+    def run_summary(self, run_id: int) -> RunRecord | None:
+        """One run without its actions and events."""
+        with self._tx(read=True) as s:
+            row = s.get(t.Run, run_id)
+            return run_record(row) if row is not None else None
+
+    def change_marker(self) -> tuple[int, int]:
+        """(newest event id, newest incident event id): changes whenever a run moves or an incident does,
+        so a reader can tell cheaply whether figures computed from the ledger are still current."""
+        with self._tx(read=True) as s:
+            events = s.scalar(select(func.max(t.Event.id))) or 0
+            incidents = s.scalar(select(func.max(t.IncidentEvent.id))) or 0
+            return int(events), int(incidents)
+
+    def failed_deploys(
+        self, environment: str, since: datetime, until: datetime, limit: int = 200
+    ) -> list[RunRecord]:
+        """Deploys of `environment` finished in [since, until) that count as failed changes: failed,
+        rolled back or interrupted, or succeeded but linked to an incident. Newest first."""
+        failed = ("failed", "rolled_back", "interrupted")
+        window = (
+            t.Run.environment == environment,
+            t.Run.kind == RunKind.deploy.value,
+            t.Run.finished_at >= since,
+            t.Run.finished_at < until,
+        )
+        linked = select(t.Incident.run_id).where(
+            t.Incident.environment == environment, t.Incident.run_id.is_not(None)
+        )
+        query = (
+            select(t.Run)
+            .where(
+                *window, or_(t.Run.outcome.in_(failed), (t.Run.outcome == "succeeded") & t.Run.id.in_(linked))
+            )
+            .order_by(t.Run.finished_at.desc())
+            .limit(limit)
+        )
+        with self._tx(read=True) as s:
+            return [run_record(r) for r in s.scalars(query)]
+
+    def last_release_runs(self, environment: str, release_ids: Sequence[str]) -> dict[str, RunRecord]:
+        """Release id -> the newest run in `environment` that acted on it (one index seek per release)."""
+        out: dict[str, RunRecord] = {}
+        with self._tx(read=True) as s:
+            for rid in release_ids:
+                query = (
+                    select(t.Run)
+                    .join(t.ReleaseAction, t.ReleaseAction.run_id == t.Run.id)
+                    .where(t.ReleaseAction.release_id == rid, t.Run.environment == environment)
+                    .order_by(t.ReleaseAction.started_at.desc())
+                    .limit(1)
+                )
+                row = s.scalar(query)
+                if row is not None:
+                    out[rid] = run_record(row)
+        return out
 
     def run(self, run_id: int) -> RunRecord | None:
         """One run with its actions and its event timeline, or None."""
