@@ -255,3 +255,117 @@ async def verify(req: VerifyRequest) -> VerifyResult:
         return VerifyResult(list(await asyncio.gather(*(one(rid) for rid in ids))))
     finally:
         view.stop()
+
+
+@dataclass(frozen=True)
+class RevisionDiffRequest:
+    root: Path
+    environment: str | None
+    release_id: str
+    from_revision: int
+    to_revision: int
+
+
+@dataclass
+class RevisionDiff:
+    release_id: str
+    environment: str
+    from_revision: int
+    to_revision: int
+    changes: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _known_secret_values(platform: Any, release_id: str) -> set[str]:
+    """The repository's secret values of the release and of the secrets release serving it, when this
+    machine can decrypt them (masked wherever they appear); empty otherwise: Secrets are masked anyway."""
+    from gripctl.errors import GripError
+    from gripctl.secrets.decrypt import decrypt_values
+    from gripctl.secrets.values import secret_leaves
+
+    values: set[str] = set()
+    for release in platform.releases.values():
+        if release.id != release_id and release.secrets_for != release_id:
+            continue
+        for source in release.secrets:
+            try:
+                values |= secret_leaves(decrypt_values(source.path, root=platform.root))
+            except GripError:
+                continue
+    return values
+
+
+async def revision_diff(req: RevisionDiffRequest) -> RevisionDiff:
+    """The object diff between two helm revisions of a release (secrets masked): what changed from
+    `from_revision` to `to_revision`."""
+    from gripctl.adapters import helm
+    from gripctl.errors import UsageError
+
+    platform = load(req.root, req.environment)
+    release = platform.release(req.release_id)
+    cluster = await reach(platform)
+    entries = await helm.history(release.name, release.namespace, cluster.target, max_entries=256)
+    known = {e.revision for e in entries}
+    for rev in (req.from_revision, req.to_revision):
+        if rev not in known:
+            raise UsageError(
+                f"release {release.id} has no revision {rev} in {platform.environment.name}",
+                hint="revisions: " + (", ".join(str(r) for r in sorted(known)) or "none"),
+            )
+    old, new = await asyncio.gather(
+        helm.get_manifest(release.name, release.namespace, cluster.target, revision=req.from_revision),
+        helm.get_manifest(release.name, release.namespace, cluster.target, revision=req.to_revision),
+    )
+    secrets = await asyncio.to_thread(_known_secret_values, platform, release.id)
+    changes = diff_manifests(old, new, release.namespace, secrets)
+    return RevisionDiff(
+        release.id,
+        platform.environment.name,
+        req.from_revision,
+        req.to_revision,
+        [
+            {"kind": c.kind, "namespace": c.namespace, "name": c.name, "change": c.change, "diff": c.diff}
+            for c in changes
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    name: str
+    approval: str
+    approvers: tuple[str, ...]
+    four_eyes: bool
+    approval_expiry_seconds: float
+    releases: tuple[str, ...]  # in graph order
+    waves: tuple[tuple[str, ...], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def environments(root: Path) -> list[EnvironmentInfo]:
+    """Every declared environment with its approval rules and its releases in graph order."""
+    from gripctl.model.graph import Graph
+    from gripctl.model.loader import environment_names
+
+    out = []
+    names: list[str | None] = [*environment_names(root)] or [None]
+    for name in names:
+        platform = load(root, name)
+        env = platform.environment
+        waves = tuple(tuple(w) for w in Graph.from_platform(platform).waves())
+        out.append(
+            EnvironmentInfo(
+                env.name,
+                env.approval.value,
+                env.approvers,
+                env.four_eyes,
+                env.approval_expiry_seconds,
+                tuple(rid for wave in waves for rid in wave),
+                waves,
+            )
+        )
+    return out

@@ -181,6 +181,20 @@ class PlanRecords(LedgerBase):
         with self._tx(read=True) as s:
             return [_plan(p) for p in s.scalars(query)]
 
+    def expired_approvals(self, since: datetime, until: datetime) -> list[ApprovalRecord]:
+        """Approvals that expired in [since, until), oldest first (what an expiry sweep reports)."""
+        query = (
+            select(t.Approval)
+            .where(
+                t.Approval.decision == _APPROVED,
+                t.Approval.expires_at >= since,
+                t.Approval.expires_at < until,
+            )
+            .order_by(t.Approval.expires_at, t.Approval.id)
+        )
+        with self._tx(read=True) as s:
+            return [_approval(a) for a in s.scalars(query)]
+
     def latest_other_approval(self, environment: str, plan_digest: str) -> ApprovalRecord | None:
         """The newest approval in `environment` of a plan other than `plan_digest` (expired or not):
         what to name when a deploy's plan differs from the one that was approved."""
