@@ -54,7 +54,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.graph": ("graph",),
     "gripctl.cli.plan": ("plan", "diff"),
     "gripctl.cli.drift": ("drift",),
-    "gripctl.cli.deploy": ("deploy", "apply", "approve", "rollback", "recover", "unlock"),
+    "gripctl.cli.deploy": ("deploy", "apply", "approve", "reject", "rollback", "recover", "unlock"),
     "gripctl.cli.status": ("status", "history", "verify", "runs"),
     "gripctl.cli.secrets": ("secrets",),
     "gripctl.cli.metrics": ("metrics",),
@@ -64,6 +64,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "gripctl.cli.docs": ("docs",),
     "gripctl.cli.interop": ("export", "import"),
     "gripctl.cli.ci": ("ci",),
+    "gripctl.cli.serve": ("serve",),
+    "gripctl.cli.access": ("token", "audit"),
 }
 _OPTIONS_WITH_VALUE = {"--output", "-o", "--root", "-C"}
 _FLAGS = {"--verbose", "-v"}

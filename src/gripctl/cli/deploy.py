@@ -31,7 +31,10 @@ from gripctl.cli.options import (
     selection,
     selector_option,
     serial_option,
+    server_option,
+    sign_option,
     skip_validation_option,
+    token_option,
     wait_lock_option,
 )
 from gripctl.engine.events import EngineEvent, EventSink, Phase
@@ -52,6 +55,7 @@ def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy)
     app.command("apply")(apply)
     app.command("approve")(approve)
+    app.command("reject")(reject)
     app.command("rollback")(rollback)
     app.command("recover")(recover)
     app.command("unlock")(unlock)
@@ -154,6 +158,7 @@ def _run(
     saved: Plan | None,
     *,
     automatic: bool = False,
+    key: Path | None = None,
 ) -> None:
     from gripctl.service import deploy as service
 
@@ -169,6 +174,7 @@ def _run(
         sinks=out_sinks,
         on_plan=lazy.on_plan if lazy else None,
         automatic=automatic,
+        signing_key=key.expanduser() if key is not None else None,
         **deploy_options(ctx.params),
     )
     run = service.apply if saved is not None else service.deploy
@@ -199,9 +205,10 @@ def deploy(
         ),
     ] = False,
     who: Annotated[str | None, as_option] = None,
+    key: Annotated[Path | None, sign_option] = None,
 ) -> None:
     """Plan, check, approve and apply: deploy the selected releases in dependency order, verify, remediate."""
-    _run(ctx, environment, who, None, automatic=auto)
+    _run(ctx, environment, who, None, automatic=auto, key=key)
 
 
 def apply(
@@ -216,6 +223,7 @@ def apply(
     skip_validation: Annotated[bool, skip_validation_option] = False,
     force_promotion: Annotated[bool, force_promotion_option] = False,
     who: Annotated[str | None, as_option] = None,
+    key: Annotated[Path | None, sign_option] = None,
 ) -> None:
     """Run exactly a saved plan: re-plan first and refuse (PlanStaleError) if anything changed."""
     from gripctl.plan.serialize import plan_from_json
@@ -225,28 +233,82 @@ def apply(
     except OSError as exc:
         raise UsageError(f"cannot read plan file {plan_file}: {exc.strerror}") from None
     saved = plan_from_json(text, source=str(plan_file))
-    _run(ctx, environment or saved.environment, who, saved)
+    _run(ctx, environment or saved.environment, who, saved, key=key)
+
+
+def _decide(
+    ctx: typer.Context,
+    decision: str,
+    plan_id: str,
+    environment: str | None,
+    who: str | None,
+    comment: str | None,
+    key: Path | None,
+    server: str | None,
+    token: str | None,
+) -> None:
+    from gripctl.service import approvals
+
+    app_state = state(ctx)
+    if server:
+        if not token:
+            raise UsageError(
+                "--server needs --token (or GRIPCTL_TOKEN)", hint="`gripctl token create` makes one"
+            )
+        result = approvals.decide_remote(
+            server, token, plan_id, "approve" if decision == "approve" else "reject", comment
+        )
+    elif key is not None:
+        request = approvals.ApproveRequest(
+            app_state.root, environment, plan_id, who, comment, signing_key=key.expanduser()
+        )
+        result = (approvals.approve if decision == "approve" else approvals.reject)(request)
+    else:
+        raise UsageError(
+            f"a decision on plan {plan_id} must be authenticated: "
+            f"a name alone ({who or actor()!r}) proves nothing",
+            hint="sign it with your SSH key (--sign ~/.ssh/id_ed25519, a key in the allowed signers file), "
+            "or decide through the server (--server URL --token TOKEN)",
+        )
+    if app_state.output.json:
+        app_state.output.document(result.to_dict())
+    else:
+        until = f" until {result.expires_at[:16]}" if result.expires_at else ""
+        app_state.output.line(
+            f"plan {result.plan} {result.decision} by {result.approver} for {result.environment} "
+            f"({result.method}){until}"
+        )
 
 
 def approve(
     ctx: typer.Context,
     plan_id: Annotated[str, typer.Argument(help="The plan id `gripctl plan` printed (or its digest).")],
     environment: Annotated[str | None, environment_option] = None,
+    key: Annotated[Path | None, sign_option] = None,
+    server: Annotated[str | None, server_option] = None,
+    token: Annotated[str | None, token_option] = None,
     who: Annotated[str | None, as_option] = None,
     comment: Annotated[
         str | None, typer.Option("--comment", "-m", metavar="TEXT", help="Why, for the record.")
     ] = None,
 ) -> None:
-    """Approve a recorded plan for an environment with `approval: required`."""
-    from gripctl.service.approvals import ApproveRequest
-    from gripctl.service.approvals import approve as record
+    """Approve a recorded plan, authenticated: signed with your SSH key (--sign) or through the server
+    (--server, --token). The plan's requester cannot approve it where four eyes are required."""
+    _decide(ctx, "approve", plan_id, environment, who, comment, key, server, token)
 
-    app_state = state(ctx)
-    result = record(ApproveRequest(app_state.root, environment, plan_id, who or actor(), comment))
-    if app_state.output.json:
-        app_state.output.document(result.to_dict())
-    else:
-        app_state.output.line(f"plan {result.plan} approved by {result.approver} for {result.environment}")
+
+def reject(
+    ctx: typer.Context,
+    plan_id: Annotated[str, typer.Argument(help="The plan id `gripctl plan` printed (or its digest).")],
+    reason: Annotated[str, typer.Option("--reason", "-m", metavar="TEXT", help="What is wrong with it.")],
+    environment: Annotated[str | None, environment_option] = None,
+    key: Annotated[Path | None, sign_option] = None,
+    server: Annotated[str | None, server_option] = None,
+    token: Annotated[str | None, token_option] = None,
+    who: Annotated[str | None, as_option] = None,
+) -> None:
+    """Reject a recorded plan, authenticated like `approve`: it can never be approved afterwards."""
+    _decide(ctx, "reject", plan_id, environment, who, reason, key, server, token)
 
 
 def _plain_sinks(app_state: AppState, environment: str | None) -> list[EventSink]:

@@ -55,6 +55,21 @@ as_option = typer.Option(
     help="Who you are, for approvals and the ledger (default: GRIPCTL_USER, then $USER).",
     show_default=False,
 )
+sign_option = typer.Option(
+    "--sign",
+    metavar="KEY",
+    envvar="GRIPCTL_SIGNING_KEY",
+    help="Sign the decision with this SSH key (`ssh-keygen -Y sign`); it must be in the allowed signers file "
+    "gripctl.yaml names (approvals.allowed_signers).",
+    show_default=False,
+)
+server_option = typer.Option(
+    "--server", metavar="URL", envvar="GRIPCTL_SERVER", help="Decide through this gripctl server's API.",
+    show_default=False,
+)  # fmt: skip
+token_option = typer.Option(
+    "--token", metavar="TOKEN", envvar="GRIPCTL_TOKEN", help="The API token for --server.", show_default=False
+)
 wait_lock_option = typer.Option(
     "--wait-lock",
     metavar="SECONDS",

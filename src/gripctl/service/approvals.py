@@ -334,3 +334,25 @@ __all__ = [
     "reject",
     "request_approval",
 ]
+
+
+def decide_remote(
+    server: str, token: str, plan_id: str, decision: Decision, comment: str | None
+) -> ApprovalResult:
+    """Approve or reject through a gripctl server's API with an API token (the server authenticates
+    the token, checks the role and four eyes, and records the decision)."""
+    from gripctl.adapters.server import call
+
+    if decision == "reject" and not (comment or "").strip():
+        raise UsageError(f"rejecting plan {plan_id} needs a reason", hint="say what is wrong with it")
+    data = call(server, token, "POST", f"/plans/{plan_id}/{decision}", {"comment": comment})
+    return ApprovalResult(
+        data["plan"],
+        data["digest"],
+        data["approver"],
+        data["environment"],
+        data.get("decision", "approved"),
+        data.get("method"),
+        data.get("expires_at"),
+        data.get("reason"),
+    )

@@ -41,12 +41,23 @@ def open_incident(
     )
 
 
-def acknowledge(root: Path, incident_id: int, actor: str) -> IncidentRecord:
-    return _service(root).acknowledge(incident_id, actor)
+def acknowledge(root: Path, incident_id: int, actor: str, source: str = "cli") -> IncidentRecord:
+    """Acknowledge (the escalation clock stops); recorded in the audit log."""
+    service = _service(root)
+    record = service.acknowledge(incident_id, actor)
+    service.ledger.record_audit(
+        actor, source, "incident.ack", str(incident_id), {"environment": record.environment}
+    )
+    return record
 
 
-def resolve(root: Path, incident_id: int, actor: str, rca: str | None) -> IncidentRecord:
-    return _service(root).resolve(incident_id, actor, rca)
+def resolve(root: Path, incident_id: int, actor: str, rca: str | None, source: str = "cli") -> IncidentRecord:
+    """Resolve with an optional root cause; recorded in the audit log."""
+    service = _service(root)
+    record = service.resolve(incident_id, actor, rca)
+    detail = {"environment": record.environment, **({"rca": rca} if rca else {})}
+    service.ledger.record_audit(actor, source, "incident.resolve", str(incident_id), detail)
+    return record
 
 
 def tick(root: Path) -> list[IncidentRecord]:

@@ -61,9 +61,8 @@ class MetricsResult:
         return render(self.report, self.totals, self.drift)
 
 
-def metrics(req: MetricsRequest) -> MetricsResult:
+def metrics(req: MetricsRequest, ledger: Any = None) -> MetricsResult:
     """The four DORA keys per environment (definitions: docs/metrics.md)."""
-    from gripctl.metrics import compute, deploy_totals
     from gripctl.metrics.dora import Window
 
     now = req.now or datetime.now(UTC)
@@ -75,23 +74,31 @@ def metrics(req: MetricsRequest) -> MetricsResult:
             hint="give a --since earlier than --until",
         )
     envs = list(req.environments) or None
-    with open_ledger(req.database_url, root=req.root) as ledger:
-        report = compute(ledger.engine, Window(start, end), envs)
-        totals = deploy_totals(ledger.engine, envs) if req.totals else []
-        drift = (
-            [
-                (
-                    d.environment,
-                    d.release_id,
-                    str(d.kind),
-                    len(d.findings) if isinstance(d.findings, list) else 1,
-                )
-                for d in ledger.open_drift()
-                if envs is None or d.environment in envs
-            ]
-            if req.totals
-            else []
-        )
+    if ledger is not None:  # a long-running caller's open ledger (the server)
+        return _computed(ledger, Window(start, end), envs, req.totals)
+    with open_ledger(req.database_url, root=req.root) as opened:
+        return _computed(opened, Window(start, end), envs, req.totals)
+
+
+def _computed(ledger: Any, window: Any, envs: list[str] | None, totals_too: bool) -> MetricsResult:
+    from gripctl.metrics import compute, deploy_totals
+
+    report = compute(ledger.engine, window, envs)
+    totals = deploy_totals(ledger.engine, envs) if totals_too else []
+    drift = (
+        [
+            (
+                d.environment,
+                d.release_id,
+                str(d.kind),
+                len(d.findings) if isinstance(d.findings, list) else 1,
+            )
+            for d in ledger.open_drift()
+            if envs is None or d.environment in envs
+        ]
+        if totals_too
+        else []
+    )
     return MetricsResult(report, totals, drift)
 
 
