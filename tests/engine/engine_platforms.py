@@ -97,8 +97,12 @@ def make_platform(
     concurrency: int = 4,
     release_extra: Mapping[str, Mapping[str, object]] | None = None,
     environment_extra: Mapping[str, object] | None = None,
+    production: Mapping[str, object] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> SynthPlatform:
-    """`needs` maps release ids (`NNN-name`, in any order) to the ids they need."""
+    """`needs` maps release ids (`NNN-name`, in any order) to the ids they need; `environment_extra`
+    adds to both environments' settings, `production` to the production one's, `extra` to gripctl.yaml's
+    top level."""
     env = f"sbx{uuid.uuid4().hex[:6]}"
     prod = f"prd{uuid.uuid4().hex[:6]}"
     releases: dict[str, object] = {}
@@ -127,8 +131,9 @@ def make_platform(
         "releases": releases,
         "environments": {
             env: env_spec,
-            prod: {**env_spec, "approval": "required", "approvers": ["alice"]},
+            prod: {**env_spec, "approval": "required", "approvers": ["alice"], **(production or {})},
         },
+        **(extra or {}),
     }
     (root / "gripctl.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return SynthPlatform(root, env, prod, namespace, list(needs))

@@ -210,7 +210,7 @@ async def test_production_refuses_without_approval_and_changes_nothing(
     sp = synth({"010-a": []})
     with pytest.raises(ApprovalError) as err:
         await run(sp, sp.production)
-    assert "gripctl approve" in str(err.value) and "--as alice" in str(err.value)
+    assert "gripctl approve" in str(err.value) and "--sign" in str(err.value)
     assert await history(sp, kube_target, "010-a") == []
     led = ledger_of(sp)
     runs = led.runs(sp.production)
@@ -219,9 +219,17 @@ async def test_production_refuses_without_approval_and_changes_nothing(
     plan_id = str(err.value).split("approval of plan ")[1].split()[0]
     # Approved by an allowed approver for this digest: the same deploy now goes through.
     from gripctl.engine.approvals import approve
+    from gripctl.ledger.types import ApprovalMethod
     from gripctl.model import load_platform
 
-    approve(led, load_platform(sp.root, sp.production).environment, plan_id, "alice", None)
+    approve(
+        led,
+        load_platform(sp.root, sp.production).environment,
+        plan_id,
+        "alice",
+        None,
+        method=ApprovalMethod.token,
+    )
     result = (await run(sp, sp.production)).result
     assert result.outcome is RunOutcome.succeeded
     # A changed repository is a different plan: the old approval does not carry over.

@@ -18,9 +18,9 @@ from gripctl.service.access import Permission, Principal
 from gripctl.service.workspace import ledger_of
 from gripctl.web import api
 from gripctl.web.auth import authorize, check_csrf, require, source
+from gripctl.web.render import LOGIN_CSRF
 
 router = APIRouter(include_in_schema=False)
-LOGIN_CSRF = "gripctl_login_csrf"
 Reader = Annotated[Principal, Depends(require(Permission.read))]
 
 
@@ -56,9 +56,7 @@ def redirect(url: str) -> RedirectResponse:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> Response:
-    token = secrets.token_urlsafe(24)
-    response = render(request, "login.html", login_csrf=token, next=next if next.startswith("/") else "/")
-    response.set_cookie(LOGIN_CSRF, token, max_age=900, httponly=True, samesite="strict", path="/login")
+    response: Response = _st(request).pages.login(request, next=next)
     return response
 
 
@@ -68,22 +66,21 @@ async def login(request: Request) -> Response:
     fields = {k: v[-1] for k, v in parse_qs(body).items()}
     expected = request.cookies.get(LOGIN_CSRF, "")
     nxt = fields.get("next", "/")
-    nxt = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+    pages = _st(request).pages
     if not expected or not secrets.compare_digest(expected, fields.get("csrf", "")):
-        return render(
-            request, "login.html", 403, error="the form expired: try again", login_csrf="", next=nxt
+        response: Response = pages.login(
+            request, status_code=403, error="the form expired: try again", next=nxt
         )
+        return response
     auth = _st(request).auth
     session, why = await asyncio.to_thread(auth.login, fields.get("token", ""), source(request))
     if session is None:
-        token = secrets.token_urlsafe(24)
         code = 429 if why.startswith("too many") else 401
-        response = render(request, "login.html", code, error=why, login_csrf=token, next=nxt)
-        response.set_cookie(LOGIN_CSRF, token, max_age=900, httponly=True, samesite="strict", path="/login")
-        return response
+        refused: Response = pages.login(request, status_code=code, error=why, next=nxt)
+        return refused
     ledger = ledger_of(_root(request))
     await asyncio.to_thread(ledger.record_audit, session.user, source(request), "login", session.token_id)
-    done = redirect(nxt)
+    done = redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
     done.set_cookie(**auth.cookie(session))
     done.delete_cookie(LOGIN_CSRF, path="/login")
     return done

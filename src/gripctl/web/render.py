@@ -40,6 +40,7 @@ STATE_CLASS = {
     "absent": "muted",
     "unknown": "muted",
 }
+LOGIN_CSRF = "gripctl_login_csrf"
 BAND_CLASS = {"elite": "ok", "high": "good", "medium": "warn", "low": "bad"}
 
 
@@ -173,8 +174,18 @@ class Pages:
         )
         return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})
 
-    def login(self, request: Request, *, status_code: int = 200, error: str = "") -> HTMLResponse:
-        return self.render(request, "login.html", status_code, error=error, next=request.url.path)
+    def login(
+        self, request: Request, *, status_code: int = 200, error: str = "", next: str | None = None
+    ) -> HTMLResponse:
+        """The login form, with a fresh double-submit CSRF token (a cookie only /login receives)."""
+        import secrets
+
+        token = secrets.token_urlsafe(24)
+        target = next or request.url.path
+        target = target if target.startswith("/") and not target.startswith("//") else "/"
+        response = self.render(request, "login.html", status_code, error=error, next=target, login_csrf=token)
+        response.set_cookie(LOGIN_CSRF, token, max_age=900, httponly=True, samesite="strict", path="/login")
+        return response
 
     def error(self, request: Request, status_code: int, message: str, hint: str | None) -> HTMLResponse:
         return self.render(request, "error.html", status_code, code=status_code, message=message, hint=hint)
