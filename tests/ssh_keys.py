@@ -10,6 +10,8 @@ from pathlib import Path
 def make_key(folder: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     key = folder / name
+    if key.exists():
+        return key
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@test", "-f", str(key)], check=True
     )

@@ -23,6 +23,7 @@ from e2e_helpers import GRAFANA_SUBSET, E2EPlatform, Run
 from gripctl.ledger import Ledger, open_ledger
 from gripctl.ledger.types import RunKind, RunOutcome
 from receivers import HttpReceiver, Mailbox
+from ssh_keys import signers
 
 ESCALATE_AFTER = 2.0  # seconds at each level before the next one
 
@@ -74,11 +75,20 @@ def _configure(webgrip: E2EPlatform, http: HttpReceiver, smtp: Mailbox) -> dict[
 
 
 def _approved_deploy(webgrip: E2EPlatform) -> Run:
-    """Production needs an approval of the exact plan: plan (recorded in the ledger), approve, deploy."""
-    plan = webgrip.gripctl("--output", "json", "plan", "-e", "production", *GRAFANA_SUBSET)
+    """Production needs an approval of the exact plan: alice plans (recorded in the ledger as hers), bob
+    approves it signed with his SSH key (four eyes), alice deploys."""
+    keys = signers(webgrip.root.parent / "ssh", ["alice", "bob"], webgrip.root / "keys" / "allowed_signers")
+    plan = webgrip.gripctl("--output", "json", "plan", "-e", "production", *GRAFANA_SUBSET, "--as", "alice")
     assert plan.returncode == 2 and plan.json()["ledger"] is True, plan
-    approved = webgrip.gripctl("approve", plan.json()["id"], "-e", "production", "--as", "alice", "-m", "e2e")
-    assert approved.returncode == 0, approved
+    plan_id = plan.json()["id"]
+    unsigned = webgrip.gripctl("approve", plan_id, "-e", "production", "--as", "bob", "-m", "e2e")
+    assert unsigned.returncode != 0 and "must be authenticated" in unsigned.stderr, unsigned
+    own = webgrip.gripctl("approve", plan_id, "-e", "production", "--sign", str(keys["alice"]))
+    assert own.returncode != 0 and "alice requested plan" in own.stderr, own
+    approved = webgrip.gripctl(
+        "approve", plan_id, "-e", "production", "--sign", str(keys["bob"]), "-m", "e2e"
+    )
+    assert approved.returncode == 0 and "approved by bob" in approved.stdout, approved
     return webgrip.gripctl(
         "deploy", "-e", "production", *GRAFANA_SUBSET, "--as", "alice", "--wait-lock", "180"
     )

@@ -18,6 +18,7 @@ from rich.text import Text
 from gripctl.cli.context import AppState, state
 from gripctl.cli.markdown import GITHUB_COMMENT_LIMIT, plan_markdown
 from gripctl.cli.options import (
+    as_option,
     changed_since_option,
     environment_option,
     include_dependents_option,
@@ -67,10 +68,14 @@ def _run_url() -> str | None:
 def _plan(
     ctx: typer.Context, environment: str | None, out: Path | None, *, record: bool, header: bool = True
 ) -> PlanResult:
+    from gripctl.identity import actor
     from gripctl.service import plan as service
 
     app_state = state(ctx)
-    request = service.PlanRequest(app_state.root, environment, selection(ctx.params), out=out, record=record)
+    who = ctx.params.get("who") or actor()
+    request = service.PlanRequest(
+        app_state.root, environment, selection(ctx.params), out=out, record=record, requested_by=who
+    )
     try:
         # diff prints only the diffs, as helm-diff does; markdown is a document of its own
         if header and record and not app_state.output.json:
@@ -96,6 +101,7 @@ def plan(
     include_dependents: Annotated[bool, include_dependents_option] = False,
     selector: Annotated[list[str] | None, selector_option] = None,
     changed_since: Annotated[str | None, changed_since_option] = None,
+    who: Annotated[str | None, as_option] = None,
     show_unchanged: Annotated[
         bool, typer.Option("--show-unchanged", help="Also list releases that need nothing.")
     ] = False,

@@ -16,7 +16,7 @@ from gripctl.errors import UsageError
 from gripctl.ledger.store import Ledger, configured_url
 from gripctl.ledger.types import ActionOutcome
 from gripctl.model.selection import Selection
-from gripctl.model.types import Platform
+from gripctl.model.types import Approval, Platform
 from gripctl.observe.snapshot import snapshot, target_for
 from gripctl.observe.types import Snapshot
 from gripctl.plan.compute import compute_plan
@@ -103,8 +103,19 @@ async def plan(req: PlanRequest) -> PlanResult:
     out = _write(result, req.out)
     recorded = False
     if req.record and ledger is not None and ids:
-        ledger.save_plan(result.digest, result.environment, plan_to_dict(result), result.git_commit)
+        record = ledger.save_plan(
+            result.digest,
+            result.environment,
+            plan_to_dict(result),
+            result.git_commit,
+            requested_by=req.requested_by,
+        )
         recorded = True
+        if platform.environment.approval is Approval.required and result.has_changes:
+            from gripctl.service.approvals import request_approval
+
+            if not ledger.valid_approvals(result.digest):
+                request_approval(platform, ledger, record, record.requested_by or "unknown")
     return PlanResult(platform, result, ids, out, recorded, ref, changed)
 
 
