@@ -85,6 +85,14 @@ def keep_ledgers_open() -> None:
         _OPEN = {}
 
 
+def close_ledgers() -> None:
+    """Close the shared ledgers and go back to one per call (a server shut down in a test process)."""
+    global _OPEN
+    for ledger in (_OPEN or {}).values():
+        ledger.close()
+    _OPEN = None
+
+
 def ledger_of(platform: Platform | Path) -> Ledger:
     root = platform.root if isinstance(platform, Platform) else platform
     if _OPEN is None:

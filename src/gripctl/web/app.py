@@ -23,7 +23,8 @@ from fastapi.staticfiles import StaticFiles
 from gripctl import __version__
 from gripctl.errors import ApprovalError, GripError, LockedError, PlanStaleError, UsageError
 from gripctl.service.workspace import keep_ledgers_open, ledger_of
-from gripctl.web.auth import Auth, Signer, public, session_key
+from gripctl.service.access import Permission, Principal
+from gripctl.web.auth import Auth, Signer, public, require, session_key
 from gripctl.web.live import Broker, Runner
 from gripctl.web.render import Pages
 from gripctl.web.views import DoraViews, StatusViews
@@ -153,7 +154,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         title="gripctl",
         version=__version__,
         description="The deployment system of a Helm-based Kubernetes platform: its API.",
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=None,  # served below, behind authentication like every other route
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
@@ -166,6 +167,11 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(pages.router)
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi(who: Principal = Depends(require(Permission.read))) -> JSONResponse:  # noqa: B008
+        return JSONResponse(app.openapi())
+
     _errors(app)
     app.add_middleware(_Headers)
     return app

@@ -222,11 +222,12 @@ def authorize(request: Request, permission: Permission, environment: str | None 
 
 
 def require(permission: Permission) -> Callable[[Request], Principal]:
-    """A route dependency: the principal must hold `permission` somewhere (the route checks the
-    environment it touches with `authorize`)."""
+    """A route dependency: the principal must hold `permission` — in the route's `{environment}` when
+    its path names one (checked before anything else of the request is read). Routes that find their
+    environment later (a run, a plan, an incident) check it again with `authorize`."""
 
     def dependency(request: Request) -> Principal:
-        return authorize(request, permission)
+        return authorize(request, permission, request.path_params.get("environment"))
 
     dependency.permission = permission  # type: ignore[attr-defined]  # read by the route audit test
     return dependency
