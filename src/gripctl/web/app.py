@@ -22,8 +22,8 @@ from fastapi.staticfiles import StaticFiles
 
 from gripctl import __version__
 from gripctl.errors import ApprovalError, GripError, LockedError, PlanStaleError, UsageError
-from gripctl.service.workspace import keep_ledgers_open, ledger_of
 from gripctl.service.access import Permission, Principal
+from gripctl.service.workspace import keep_ledgers_open, ledger_of
 from gripctl.web.auth import Auth, Signer, public, require, session_key
 from gripctl.web.live import Broker, Runner
 from gripctl.web.render import Pages
@@ -169,7 +169,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(pages.router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
-    def openapi(who: Principal = Depends(require(Permission.read))) -> JSONResponse:  # noqa: B008
+    def openapi(who: Principal = Depends(require(Permission.read))) -> JSONResponse:
         return JSONResponse(app.openapi())
 
     _errors(app)
