@@ -34,6 +34,10 @@ from gripctl.service.workspace import close_ledgers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
+from receivers import http_receiver  # a fixture for the approval notification test
+
+__all__ = ["http_receiver"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
