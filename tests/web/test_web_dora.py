@@ -4,6 +4,7 @@ deploys and the incidents they caused."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -12,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import Server
-
 from gripctl.ledger.testing import Clock
 from gripctl.ledger.types import CommitInfo, IncidentStatus, RunKind, RunOutcome, Severity
 from gripctl.service.metrics import band
@@ -114,7 +114,7 @@ def test_weekly_trends(server: Server) -> None:
     assert len(staging) == 6
     assert sum(p["deploys"] for p in staging) == 35  # every staging deploy falls in one of the weeks
     starts = [datetime.fromisoformat(p["week_start"]) for p in staging]
-    assert all(b - a == timedelta(days=7) for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a == timedelta(days=7) for a, b in itertools.pairwise(starts))
     prod = trends["environments"]["production"]
     failing_weeks = [p for p in prod if p["change_failure_rate"]]
     assert failing_weeks and all(0 < p["change_failure_rate"] <= 1 for p in failing_weeks)
