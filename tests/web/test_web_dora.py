@@ -69,8 +69,10 @@ def test_dora_page_and_api_match_the_cli(server: Server) -> None:
     assert set(expected) == {"staging", "production"}
     api = server.api(viewer, "GET", "/api/v1/metrics/dora").json()
     got = {e["environment"]: e for e in api["environments"]}
-    keys = ("deploys", "deploys_per_day", "lead_time_seconds", "change_failure_rate", "failed_deploys",
-            "finished_deploys", "time_to_restore_seconds", "recovery_seconds", "incidents_resolved")  # fmt: skip
+    keys = (
+        "deploys", "deploys_per_day", "lead_time_seconds", "change_failure_rate", "failed_deploys",
+        "finished_deploys", "time_to_restore_seconds", "recovery_seconds", "incidents_resolved",
+    )  # fmt: skip
     for env, want in expected.items():
         for key in keys:
             assert got[env][key] == want[key], (env, key)
