@@ -68,6 +68,9 @@ class DeployRequest:
     sinks: Sequence[EventSink] = ()  # the face's progress renderers
     on_plan: Callable[[Platform, Plan], None] | None = None  # called once the plan is known
     signing_key: Path | None = None  # the operator's SSH key, to sign an approval at the terminal
+    # How the run is recorded: `deploy`, or `apply` for a saved plan. The server runs exactly the plan
+    # it asked approval for, yet what it does is a deploy (and DORA counts deploys): it says so here.
+    run_kind: RunKind | None = None
     source: str = "cli"  # where the request came from, for the audit log: "cli" or a client address
 
 
@@ -197,7 +200,7 @@ async def deploy(req: DeployRequest) -> Deployment:
         raise
     if req.on_plan is not None:
         req.on_plan(platform, plan)
-    kind = RunKind.apply if req.saved_plan is not None else RunKind.deploy
+    kind = req.run_kind or (RunKind.apply if req.saved_plan is not None else RunKind.deploy)
     async with recorded_run(
         world(platform, ledger, cluster),
         kind,

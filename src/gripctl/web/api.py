@@ -197,7 +197,13 @@ async def start_apply(request: Request, plan_id: str, actor: str, where: str) ->
 
     def work(sinks: Sequence[EventSink]) -> Any:
         req = deploys.DeployRequest(
-            root=root, environment=plan.environment, saved_plan=plan, actor=actor, sinks=sinks, source=where
+            root=root,
+            environment=plan.environment,
+            saved_plan=plan,
+            actor=actor,
+            sinks=sinks,
+            source=where,
+            run_kind=RunKind.deploy,
         )
         return deploys.apply(req)
 

@@ -27,7 +27,7 @@
         card.dataset.state = e.state;
         card.className = "release-card " + (CLASS[e.state] || "muted");
         card.querySelector(".state-text").textContent = e.phase === "unchanged" ? "unchanged" : e.state;
-        if (e.kind === "release-failed" || (e.state === "failed" && e.message)) {
+        if (e.kind === "release-failed" || (e.phase === "failed" && e.message)) {
           const reason = card.querySelector(".rreason");
           reason.textContent = e.message;
           reason.hidden = false;
