@@ -204,8 +204,9 @@ def test_the_team_flow(synth: SynthPlatform, browser: Any, tmp_path: Path) -> No
         )  # fmt: skip
         for env in json.loads(cli.stdout)["environments"]:
             section = bob_page.locator(f"#dora-{env['environment']}")
-            for key, field in (("change_failure_rate", "change_failure_rate"),
-                               ("deployment_frequency", "deploys_per_day"), ("lead_time", "lead_time_seconds")):  # fmt: skip
+            keys = {"change_failure_rate": "change_failure_rate", "deployment_frequency": "deploys_per_day",
+                    "lead_time": "lead_time_seconds"}  # fmt: skip
+            for key, field in keys.items():
                 shown = section.locator(f"[data-key={key}] .value").get_attribute("data-value")
                 assert (float(shown) if shown else None) == env[field], (env, key, shown)
         shot(bob_page, "dora")
