@@ -112,6 +112,7 @@ class WeekPoint:
     change_failure_rate: float | None
     lead_time_seconds: float | None
     time_to_restore_seconds: float | None
+    recovery_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "week_start": self.week_start.isoformat()}
