@@ -346,8 +346,24 @@ class EnvironmentInfo:
         return dict(self.__dict__)
 
 
+_ENVIRONMENTS: dict[Path, tuple[tuple[object, ...], list[EnvironmentInfo]]] = {}
+
+
 def environments(root: Path) -> list[EnvironmentInfo]:
-    """Every declared environment with its approval rules and its releases in graph order."""
+    """Every declared environment with its approval rules and its releases in graph order (kept while
+    the repository's fingerprint holds: the server asks on every page)."""
+    from gripctl.service.workspace import fingerprint
+
+    mark = fingerprint(root)
+    hit = _ENVIRONMENTS.get(root)
+    if hit is not None and hit[0] == mark:
+        return hit[1]
+    found = _environments(root)
+    _ENVIRONMENTS[root] = (mark, found)
+    return found
+
+
+def _environments(root: Path) -> list[EnvironmentInfo]:
     from gripctl.model.graph import Graph
     from gripctl.model.loader import environment_names
 

@@ -16,8 +16,44 @@ from gripctl.model.selection import Selection, select
 from gripctl.model.types import Platform
 
 
+def fingerprint(root: Path) -> tuple[object, ...]:
+    """What a loaded platform depends on, cheaply: gripctl.yaml's size and time, and the times of the
+    folders under ops/ and envs/ (a release added, removed or renamed; an environment's values file
+    added). Changing it makes a long-running process load the platform again."""
+    marks: list[object] = []
+    config = root / "gripctl.yaml"
+    try:
+        st = config.stat()
+        marks.append((st.st_mtime_ns, st.st_size))
+    except OSError:
+        marks.append(None)
+    for top in ("ops", "envs"):
+        base = root / top
+        if not base.is_dir():
+            continue
+        marks.append(base.stat().st_mtime_ns)
+        for child in sorted(base.iterdir()):
+            if child.is_dir():
+                marks.append((child.name, child.stat().st_mtime_ns))
+    return tuple(marks)
+
+
+_PLATFORMS: dict[tuple[Path, str | None], tuple[tuple[object, ...], Platform]] = {}
+
+
 def load(root: Path, environment: str | None) -> Platform:
-    return load_platform(root, environment)
+    """The platform for one environment. A long-running process (`keep_ledgers_open`) keeps what it
+    loaded until the repository's `fingerprint` changes; a command loads it once anyway."""
+    if _OPEN is None:
+        return load_platform(root, environment)
+    key = (root, environment)
+    mark = fingerprint(root)
+    hit = _PLATFORMS.get(key)
+    if hit is not None and hit[0] == mark:
+        return hit[1]
+    platform = load_platform(root, environment)
+    _PLATFORMS[key] = (mark, platform)
+    return platform
 
 
 def changes_since(platforms: Sequence[Platform], ref: str) -> dict[str, str]:
@@ -79,7 +115,8 @@ _OPEN: dict[str, Ledger] | None = None
 
 
 def keep_ledgers_open() -> None:
-    """From now on, `ledger_of` hands out one shared Ledger per database URL (called by `serve`)."""
+    """From now on, `ledger_of` hands out one shared Ledger per database URL, and `load` keeps the
+    platforms it loaded while the repository is unchanged (called by `serve`)."""
     global _OPEN
     if _OPEN is None:
         _OPEN = {}
@@ -91,6 +128,7 @@ def close_ledgers() -> None:
     for ledger in (_OPEN or {}).values():
         ledger.close()
     _OPEN = None
+    _PLATFORMS.clear()
 
 
 def ledger_of(platform: Platform | Path) -> Ledger:

@@ -95,7 +95,18 @@ def list_environments(
 
 
 def release_rows(request: Request, environment: str) -> dict[str, Any]:
-    """The environment's releases in graph order: the last status look, and the last run of each."""
+    """The environment's releases in graph order: the last status look, and the last run of each
+    (kept until the ledger or the status look moves)."""
+    st = _st(request)
+    observed = st.status.get(environment) if st.status else None
+    version = (observed.at if observed else None, id(st.status))
+    rows: dict[str, Any] = st.memo.get(
+        ("releases", environment), version, lambda: _release_rows(request, environment)
+    )
+    return rows
+
+
+def _release_rows(request: Request, environment: str) -> dict[str, Any]:
     st = _st(request)
     info = next((e for e in status.environments(_root(request)) if e.name == environment), None)
     if info is None:

@@ -101,7 +101,12 @@ async def logout(request: Request, who: Reader) -> Response:
 def overview(request: Request, who: Reader) -> Response:
     envs = [e for e in status.environments(_root(request)) if who.covers(e.name)]
     rows = {e.name: api.release_rows(request, e.name) for e in envs}
-    pending = approvals.pending(_root(request), [e.name for e in envs], ledger_of(_root(request)))
+    names = [e.name for e in envs]
+    pending = _st(request).memo.get(
+        ("pending", tuple(names)),
+        None,
+        lambda: approvals.pending(_root(request), names, ledger_of(_root(request))),
+    )
     return render(request, "overview.html", environments=envs, rows=rows, pending=pending.plans)
 
 

@@ -72,12 +72,35 @@ class StatusViews:
 
 
 @dataclass
+class Memo:
+    """Results computed from the ledger (and the last status look), kept until either moves: the
+    overview asks the same questions of twenty environments on every visit."""
+
+    root: Path
+    _cache: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: tuple[Any, ...], version: Any, compute: Any) -> Any:
+        mark = (ledger_of(self.root).change_marker(), version)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] == mark:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._cache[key] = (mark, value)
+            if len(self._cache) > 512:
+                self._cache.pop(next(iter(self._cache)))
+        return value
+
+
+@dataclass
 class DoraViews:
     """The DORA page's figures, recomputed when the ledger's change marker moved (or after `ttl`)."""
 
     root: Path
     ttl: float = 300.0
-    _cache: dict[tuple[Any, ...], tuple[tuple[int, int], float, Any]] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], tuple[tuple[int, ...], float, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:

@@ -125,13 +125,16 @@ class RunRecords(LedgerBase):
             row = s.get(t.Run, run_id)
             return run_record(row) if row is not None else None
 
-    def change_marker(self) -> tuple[int, int]:
-        """(newest event id, newest incident event id): changes whenever a run moves or an incident does,
-        so a reader can tell cheaply whether figures computed from the ledger are still current."""
+    def change_marker(self) -> tuple[int, ...]:
+        """(newest event id, newest incident event id, newest decision id, number of plans): changes
+        whenever a run moves, an incident does, or a plan is saved or decided on, so that a reader can
+        tell cheaply whether what it computed from the ledger is still current."""
         with self._tx(read=True) as s:
             events = s.scalar(select(func.max(t.Event.id))) or 0
             incidents = s.scalar(select(func.max(t.IncidentEvent.id))) or 0
-            return int(events), int(incidents)
+            decisions = s.scalar(select(func.max(t.Approval.id))) or 0
+            plans = s.scalar(select(func.count()).select_from(t.Plan)) or 0
+            return int(events), int(incidents), int(decisions), int(plans)
 
     def failed_deploys(
         self, environment: str, since: datetime, until: datetime, limit: int = 200
