@@ -38,6 +38,7 @@ demo: setup  ## Two local clusters, the example deployed to staging and promoted
 	@PATH="$(TOOLBIN):$$PATH" scripts/demo.sh
 
 demo-down:
+	@pid="$$HOME/.cache/gripctl/demo/serve.pid"; if [[ -f "$$pid" ]]; then kill "$$(cat "$$pid")" 2>/dev/null || true; rm -f "$$pid"; fi
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down --name production
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down
 

@@ -42,8 +42,26 @@ printf '... (%d lines, %d characters in all; one collapsible diff per release)\n
   "$(wc -l < "$work/plan.md")" "$(wc -c < "$work/plan.md")"
 plan_id=$("$root/.venv/bin/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/plan.json")
 
-step "Approve plan $plan_id, then promote to production (approval: required; promote_from: staging)"
-"$gripctl" -C "$platform" approve "$plan_id" -e production --as alice -m "make demo"
+step "The server: dashboard, API and live runs (gripctl serve), where approvals are authenticated"
+port="${GRIPCTL_DEMO_PORT:-8080}"
+server="http://127.0.0.1:$port"
+pidfile="$demo/serve.pid"
+if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  kill "$(cat "$pidfile")" && sleep 1  # the previous demo's server: start afresh
+fi
+nohup "$gripctl" -C "$platform" serve --host 127.0.0.1 --port "$port" >"$demo/serve.log" 2>&1 &
+echo $! >"$pidfile"
+for _ in $(seq 1 100); do
+  curl -fsS "$server/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo "serving on $server/"
+# bob approves through the server with his token: a name typed after --as proves nothing any more, and
+# four eyes keep the requester from approving their own plan.
+bob=$("$gripctl" -C "$platform" token create --user bob --role approver --env production --expires 1d | tail -n 1)
+
+step "bob approves plan $plan_id, then alice promotes to production (approval: required; promote_from: staging)"
+"$gripctl" -C "$platform" approve "$plan_id" --server "$server" --token "$bob" -m "make demo"
 # --monitor 0: production watches every release for 10 s once it is healthy, along a chain of seven
 # releases (75 s); the demo skips that window to stay quick.
 promote=("$gripctl" -C "$platform" deploy -e production --as alice --monitor 0)
@@ -81,6 +99,12 @@ else
   echo "(actionlint is not in this toolchain yet: the tests check the workflows with it)"
 fi
 
+step "The dashboard"
+viewer=$("$gripctl" -C "$platform" token create --user demo --role viewer --expires 7d | tail -n 1)
+echo "dashboard:    $server/"
+echo "viewer token: $viewer"
+echo "  (log in with it; \`gripctl token create --user NAME --role deployer|approver|admin\` makes others)"
+
 echo
-echo "Both sandboxes keep running: try \`$gripctl -C $platform plan -e production\`, and look at the"
-echo "workflows in $repo/.github/workflows; stop them with \`make demo-down\`."
+echo "Both sandboxes and the server keep running: try \`$gripctl -C $platform plan -e production\`, and look"
+echo "at the workflows in $repo/.github/workflows; stop them with \`make demo-down\`."
