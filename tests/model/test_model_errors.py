@@ -380,3 +380,41 @@ def test_invalid_values_are_located(
     assert err.location is not None
     assert err.location.key_path == key_path
     assert err.location.line == 2
+
+
+def test_approval_and_server_settings(make_platform: PlatformFactory) -> None:
+    root = make_platform(
+        "apiVersion: gripctl/v1\napprovals: {allowed_signers: keys/allowed_signers}\n"
+        "server: {url: 'https://gripctl.example.com/'}\nenvironments:\n"
+        "  production: {approval: required, approval_expiry: 12h, four_eyes: false}\n  staging: {}\n",
+        files={"keys/allowed_signers": "alice ssh-ed25519 AAAA\n"},
+    )
+    platform = load_platform(root, "production")
+    assert platform.allowed_signers == root / "keys" / "allowed_signers"
+    assert platform.server_url == "https://gripctl.example.com"
+    assert (
+        platform.environment.approval_expiry_seconds == 12 * 3600 and platform.environment.four_eyes is False
+    )
+    staging = load_platform(root, "staging").environment
+    assert staging.approval_expiry_seconds == 24 * 3600 and staging.four_eyes is True
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        ("approvals: {allowed_signers: keys/missing}\n", "approvals.allowed_signers", "does not exist"),
+        ("approvals: {allowed_signer: x}\n", "approvals.allowed_signer", "unknown key"),
+        ("server: {url: gripctl.example.com}\n", "server.url", "is not an http(s) URL"),
+        ("environments: {production: {four_eyes: maybe}}\n", "environments.production.four_eyes",
+         "true or false"),
+        ("environments: {production: {approval_expiry: soon}}\n", "environments.production.approval_expiry",
+         "invalid duration"),
+    ],
+)  # fmt: skip
+def test_bad_approval_and_server_settings(
+    make_platform: PlatformFactory, text: str, where: str, says: str
+) -> None:
+    root = make_platform("apiVersion: gripctl/v1\n" + text)
+    err = load_error(root, "production" if "production" in text else None)
+    assert isinstance(err, ConfigError) and says in err.message, err
+    assert err.location is not None and err.location.key_path == where, err.location
