@@ -75,20 +75,18 @@ def list_tokens(
         st.output.line("no tokens")
         return
     st.output.table(
-        [
-            Column(h)
-            for h in ("id", "user", "role", "environments", "created", "expires", "last used", "state")
-        ],
+        [Column(h) for h in ("id", "user", "role", "state", "created", "expires", "used")]
+        + [Column("environments", flex=True)],
         [
             [
                 t.id,
                 t.user,
                 t.role.value,
-                ", ".join(t.environments) or "all",
-                f"{t.created_at:%Y-%m-%d %H:%M} by {t.created_by}",
-                f"{t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "never",
-                f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never",
                 "revoked" if t.revoked_at else "active",
+                f"{t.created_at:%Y-%m-%d}",
+                f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never",
+                f"{t.last_used_at:%Y-%m-%d}" if t.last_used_at else "never",
+                ", ".join(t.environments) or "all",
             ]
             for t in result.tokens
         ],
