@@ -94,16 +94,35 @@ def list_environments(
     return [e.to_dict() for e in status.environments(_root(request)) if who.covers(e.name)]
 
 
+def marker(request: Request) -> tuple[int, ...]:
+    """The ledger's change marker, read once per request (what the kept results are checked against)."""
+    found = getattr(request.state, "ledger_marker", None)
+    if found is None:
+        found = ledger_of(_root(request)).change_marker()
+        request.state.ledger_marker = found
+    return found
+
+
 def release_rows(request: Request, environment: str) -> dict[str, Any]:
     """The environment's releases in graph order: the last status look, and the last run of each
     (kept until the ledger or the status look moves)."""
     st = _st(request)
     observed = st.status.get(environment) if st.status else None
-    version = (observed.at if observed else None, id(st.status))
+    version = (marker(request), observed.at if observed else None)
     rows: dict[str, Any] = st.memo.get(
         ("releases", environment), version, lambda: _release_rows(request, environment)
     )
     return rows
+
+
+def pending_plans(request: Request, environments: list[str]) -> approvals.PendingPlans:
+    """The plans awaiting a decision in these environments (kept until the ledger moves)."""
+    found: approvals.PendingPlans = _st(request).memo.get(
+        ("pending", tuple(environments)),
+        marker(request),
+        lambda: approvals.pending(_root(request), environments, ledger_of(_root(request))),
+    )
+    return found
 
 
 def _release_rows(request: Request, environment: str) -> dict[str, Any]:
@@ -366,7 +385,7 @@ def list_plans(
     envs = [environment] if environment else _env_names(request, who)
     for env in envs:
         authorize(request, Permission.read, env)
-    return approvals.pending(_root(request), envs, ledger_of(_root(request))).to_dict()
+    return pending_plans(request, envs).to_dict()
 
 
 def visible_plan(request: Request, plan_id: str) -> approvals.PlanDetail:

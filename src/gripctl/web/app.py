@@ -140,7 +140,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         st.memo = Memo(root)
         st.runner = Runner(st.broker, on_finished=st.status.refresh_soon)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(st.status.run(stop))]
+        tasks = [asyncio.create_task(st.status.run(stop)), asyncio.create_task(st.dora.run(stop))]
         if config.worker:
             st.worker = Worker(
                 root,

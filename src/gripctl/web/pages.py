@@ -237,8 +237,7 @@ async def rollback(
 @router.get("/approvals")
 def approvals_page(request: Request, who: Reader) -> Response:
     envs = who.visible([e.name for e in status.environments(_root(request))])
-    pending = approvals.pending(_root(request), envs, ledger_of(_root(request)))
-    return render(request, "approvals.html", plans=pending.plans)
+    return render(request, "approvals.html", plans=api.pending_plans(request, envs).plans)
 
 
 @router.get("/plans/{plan_id}")

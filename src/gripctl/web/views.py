@@ -74,51 +74,65 @@ class StatusViews:
 @dataclass
 class Memo:
     """Results computed from the ledger (and the last status look), kept until either moves: the
-    overview asks the same questions of twenty environments on every visit."""
+    overview asks the same questions of twenty environments on every visit. `marker` is the ledger's
+    change marker, read once per request by the caller."""
 
     root: Path
     _cache: dict[tuple[Any, ...], tuple[Any, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, key: tuple[Any, ...], version: Any, compute: Any) -> Any:
-        mark = (ledger_of(self.root).change_marker(), version)
+    def get(self, key: tuple[Any, ...], marker: Any, compute: Any) -> Any:
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and hit[0] == mark:
+        if hit is not None and hit[0] == marker:
             return hit[1]
         value = compute()
         with self._lock:
-            self._cache[key] = (mark, value)
+            self._cache[key] = (marker, value)
             if len(self._cache) > 512:
                 self._cache.pop(next(iter(self._cache)))
         return value
 
 
 @dataclass
+class _Kept:
+    marker: tuple[int, ...]
+    value: Any
+    compute: Any
+
+
+@dataclass
 class DoraViews:
-    """The DORA page's figures, recomputed when the ledger's change marker moved (or after `ttl`)."""
+    """The DORA figures the pages asked for, recomputed when the ledger's change marker moved: by the
+    first request that finds them stale (others asking meanwhile wait for that one computation), and
+    in the background every `every` seconds, so that a visit after a deploy seldom pays for it."""
 
     root: Path
-    ttl: float = 300.0
-    _cache: dict[tuple[Any, ...], tuple[tuple[int, ...], float, Any]] = field(default_factory=dict)
+    every: float = 5.0
+    _kept: dict[tuple[Any, ...], _Kept] = field(default_factory=dict)
+    _locks: dict[tuple[Any, ...], threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
-        marker = ledger_of(self.root).change_marker()
+        ledger = ledger_of(self.root)
+        hit = self._kept.get(key)
+        if hit is not None and hit.marker == ledger.change_marker():
+            return hit.value
         with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and hit[0] == marker and time.monotonic() - hit[1] < self.ttl:
-            return hit[2]
-        value = compute()
-        with self._lock:
-            self._cache[key] = (marker, time.monotonic(), value)
-        return value
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            marker = ledger.change_marker()
+            hit = self._kept.get(key)
+            if hit is not None and hit.marker == marker:  # computed while this one waited
+                return hit.value
+            value = compute()
+            self._kept[key] = _Kept(marker, value, compute)
+            return value
 
     def report(self, envs: tuple[str, ...], since: str = "90d") -> Any:
         ledger = ledger_of(self.root)
         return self._cached(
-            ("report", envs, since),
-            lambda: metrics(MetricsRequest(self.root, envs, since), ledger),
+            ("report", envs, since), lambda: metrics(MetricsRequest(self.root, envs, since), ledger)
         )
 
     def trends(self, envs: tuple[str, ...], weeks: int = 12) -> Any:
@@ -126,3 +140,18 @@ class DoraViews:
         return self._cached(
             ("trends", envs, weeks), lambda: trends(TrendsRequest(self.root, envs, weeks), ledger)
         )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.every)
+                return
+            except TimeoutError:
+                pass
+            try:
+                marker = await asyncio.to_thread(ledger_of(self.root).change_marker)
+                for key, kept in list(self._kept.items()):
+                    if kept.marker != marker and not stop.is_set():
+                        await asyncio.to_thread(self._cached, key, kept.compute)
+            except Exception:
+                log.exception("DORA refresh failed")
