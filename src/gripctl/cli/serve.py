@@ -31,6 +31,12 @@ def serve(
             "--status-every", metavar="SECONDS", help="How often release health and drift are looked at."
         ),
     ] = 60.0,
+    drift_every: Annotated[
+        float,
+        typer.Option(
+            "--drift-every", metavar="SECONDS", help="The worker's drift check of every environment (0: off)."
+        ),
+    ] = 300.0,
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run the periodic jobs here (another replica does).")
     ] = False,
@@ -57,6 +63,7 @@ def serve(
     os.environ["GRIPCTL_SERVE_ROOT"] = str(app_state.root)
     os.environ["GRIPCTL_SERVE_STATUS_EVERY"] = str(status_every)
     os.environ["GRIPCTL_SERVE_WORKER"] = "0" if no_worker else "1"
+    os.environ["GRIPCTL_SERVE_DRIFT_EVERY"] = str(drift_every)
     os.environ["GRIPCTL_SERVE_SECURE_COOKIES"] = "1" if secure_cookies else "0"
     shown = f"[{host}]" if ":" in host else host
     app_state.output.line(f"gripctl serving {app_state.root.name} on http://{shown}:{port}/", style="bold")

@@ -65,7 +65,26 @@ def sweep_expired_approvals(root: Path, ledger: Ledger) -> object:
     return out
 
 
-# Jobs other parts add (e.g. a drift check): `register(Job(...))` before the server starts.
+def check_drift(root: Path, _ledger: Ledger) -> object:
+    """`gripctl drift` of every environment: findings recorded, a new drift notified once
+    (docs/drift.md). An environment whose cluster cannot be reached is skipped until the next round."""
+    import asyncio as aio
+
+    from gripctl.model.loader import environment_names
+    from gripctl.service.drift import DriftRequest, drift
+
+    found = {}
+    for env in environment_names(root):
+        try:
+            result = aio.run(drift(DriftRequest(root, env)))
+        except Exception as exc:  # the next round tries again; one environment never stops the others
+            log.warning("drift check of %s failed: %s", env, getattr(exc, "message", exc))
+            continue
+        found[env] = result
+    return found
+
+
+# Jobs other parts add: `register(Job(...))` before the server starts.
 EXTRA_JOBS: list[Job] = []
 
 
@@ -73,12 +92,17 @@ def register(job: Job) -> None:
     EXTRA_JOBS.append(job)
 
 
-def default_jobs(escalate_every: float = 10.0, expiry_every: float = 60.0) -> list[Job]:
-    return [
+def default_jobs(
+    escalate_every: float = 10.0, expiry_every: float = 60.0, drift_every: float = 300.0
+) -> list[Job]:
+    """The leader's jobs; `drift_every` 0 leaves the scheduled drift check out."""
+    jobs = [
         Job("incident escalation", escalate_every, escalate_incidents),
         Job("approval expiry", expiry_every, sweep_expired_approvals),
-        *(Job(j.name, j.every, j.run) for j in EXTRA_JOBS),
     ]
+    if drift_every > 0:
+        jobs.append(Job("drift check", drift_every, check_drift))
+    return [*jobs, *(Job(j.name, j.every, j.run) for j in EXTRA_JOBS)]
 
 
 def replica_name() -> str:

@@ -58,6 +58,7 @@ class ServerConfig:
     worker_ttl: float = 15.0
     worker_interval: float = 1.0
     escalate_every: float = 10.0
+    drift_every: float = 300.0  # the leader's scheduled drift check of every environment; 0: none
     public_url: str | None = None  # overrides gripctl.yaml's server.url in links
 
 
@@ -144,7 +145,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if config.worker:
             st.worker = Worker(
                 root,
-                default_jobs(escalate_every=config.escalate_every),
+                default_jobs(escalate_every=config.escalate_every, drift_every=config.drift_every),
                 ttl=config.worker_ttl,
                 interval=config.worker_interval,
             )
@@ -251,5 +252,6 @@ def from_environment() -> FastAPI:
             worker=env.get("GRIPCTL_SERVE_WORKER", "1") == "1",
             worker_ttl=float(env.get("GRIPCTL_SERVE_WORKER_TTL", "15")),
             escalate_every=float(env.get("GRIPCTL_SERVE_ESCALATE_EVERY", "10")),
+            drift_every=float(env.get("GRIPCTL_SERVE_DRIFT_EVERY", "300")),
         )
     )
