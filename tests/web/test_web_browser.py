@@ -220,7 +220,16 @@ def test_the_team_flow(synth: SynthPlatform, browser: Any, tmp_path: Path) -> No
         admin = server.token("root", "admin")
         admin_page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
         login(admin_page, server, admin, "/admin/audit")
+        assert "approve" in admin_page.inner_text("main") and "bob" in admin_page.inner_text("main")
         shot(admin_page, "audit")
+        admin_page.goto(f"{server.url}/admin/tokens")
+        assert "victor" in admin_page.inner_text("main")
+        shot(admin_page, "tokens")
+        admin_page.goto(f"{server.url}/runs")
+        assert f"#{run_id}" in admin_page.inner_text("main") and f"#{failed_run}" in admin_page.inner_text(
+            "main"
+        )
+        shot(admin_page, "runs")
         for p in (page, bob_page, admin_page):
             p.context.close()
     print("screenshots:", *(str(p) for p in shot.taken), sep="\n  ")
@@ -250,7 +259,7 @@ def test_rollback_from_the_release_page(synth: SynthPlatform, browser: Any, tmp_
         shot(page, "release-history")
         page.click("text=Show diff")
         page.wait_for_selector("pre.diff")
-        assert "v2" in page.inner_text("pre.diff")
+        assert "v2" in page.inner_text("pre.diff") and "--- revision 1" in page.inner_text("pre.diff")
         shot(page, "release-diff")
         page.click("text=Roll back to 1")
         page.wait_for_url("**/rollback?revision=1")

@@ -326,7 +326,16 @@ async def revision_diff(req: RevisionDiffRequest) -> RevisionDiff:
         req.from_revision,
         req.to_revision,
         [
-            {"kind": c.kind, "namespace": c.namespace, "name": c.name, "change": c.change, "diff": c.diff}
+            {
+                "kind": c.kind,
+                "namespace": c.namespace,
+                "name": c.name,
+                "change": c.change,
+                # diff_manifests names its sides live and desired; here they are two revisions.
+                "diff": c.diff.replace("--- live ", f"--- revision {req.from_revision} ", 1).replace(
+                    "+++ desired ", f"+++ revision {req.to_revision} ", 1
+                ),
+            }
             for c in changes
         ],
     )

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 STATE_CLASS = {
     "healthy": "ok",
+    "deployed": "ok",
     "succeeded": "ok",
     "resolved": "ok",
     "approved": "ok",
