@@ -97,3 +97,19 @@ def test_expired_approvals_and_the_change_marker(ledger: Ledger, clock: Clock) -
     run_id = ledger.start_run("production", RunKind.deploy, "alice", None, None)
     ledger.event(run_id, "run-started", "x")
     assert ledger.change_marker() != marker
+
+
+def test_the_dora_marker_moves_with_finished_deploys_and_incidents(ledger: Ledger, clock: Clock) -> None:
+    empty = ledger.dora_marker()
+    run_id = ledger.start_run("production", RunKind.deploy, "alice", None, None)
+    ledger.event(run_id, "phase", "deploying")
+    assert ledger.dora_marker() == empty  # a run in progress changes no figure
+    clock.advance(60)
+    ledger.finish_run(run_id, RunOutcome.succeeded)
+    finished = ledger.dora_marker()
+    assert finished != empty
+    _run(ledger, clock, "production", RunOutcome.succeeded, kind=RunKind.rollback)
+    assert ledger.dora_marker() == finished  # not a deploy
+    incident = ledger.open_incident("production", "x", Severity.P2, actor="gripctl", message="opened")
+    assert ledger.dora_marker() != finished
+    assert incident

@@ -96,38 +96,53 @@ class Memo:
 
 @dataclass
 class _Kept:
-    marker: tuple[int, ...]
+    marker: tuple[object, ...]
+    at: float  # time.monotonic() of the computation
     value: Any
     compute: Any
 
 
 @dataclass
 class DoraViews:
-    """The DORA figures the pages asked for, recomputed when the ledger's change marker moved: by the
-    first request that finds them stale (others asking meanwhile wait for that one computation), and
-    in the background every `every` seconds, so that a visit after a deploy seldom pays for it."""
+    """The DORA figures the pages asked for. Computing them over a large ledger takes seconds, so a page
+    never waits for it twice: the first request computes them; later ones get the kept figures at once,
+    and when those are stale — a deploy finished or an incident moved since (`Ledger.dora_marker`), or
+    older than `ttl` (the window slides) — they are computed again in the background, one at a time."""
 
     root: Path
     every: float = 5.0
+    ttl: float = 600.0
     _kept: dict[tuple[Any, ...], _Kept] = field(default_factory=dict)
-    _locks: dict[tuple[Any, ...], threading.Lock] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _busy: threading.Lock = field(default_factory=threading.Lock)
+
+    def _stale(self, kept: _Kept, marker: tuple[object, ...]) -> bool:
+        return kept.marker != marker or time.monotonic() - kept.at > self.ttl
+
+    def _compute(self, key: tuple[Any, ...], compute: Any) -> Any:
+        marker = ledger_of(self.root).dora_marker()
+        value = compute()
+        self._kept[key] = _Kept(marker, time.monotonic(), value, compute)
+        return value
 
     def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
-        ledger = ledger_of(self.root)
-        hit = self._kept.get(key)
-        if hit is not None and hit.marker == ledger.change_marker():
-            return hit.value
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            marker = ledger.change_marker()
-            hit = self._kept.get(key)
-            if hit is not None and hit.marker == marker:  # computed while this one waited
-                return hit.value
-            value = compute()
-            self._kept[key] = _Kept(marker, value, compute)
-            return value
+        kept = self._kept.get(key)
+        if kept is None:
+            with self._busy:  # one computation at a time; a second asker finds the first's result
+                kept = self._kept.get(key)
+                if kept is None:
+                    return self._compute(key, compute)
+        if self._stale(kept, ledger_of(self.root).dora_marker()) and self._busy.acquire(blocking=False):
+
+            def refresh() -> None:
+                try:
+                    self._compute(key, compute)
+                except Exception:
+                    log.exception("DORA refresh failed")
+                finally:
+                    self._busy.release()
+
+            threading.Thread(target=refresh, name="gripctl-dora", daemon=True).start()
+        return kept.value
 
     def report(self, envs: tuple[str, ...], since: str = "90d") -> Any:
         ledger = ledger_of(self.root)
@@ -142,6 +157,7 @@ class DoraViews:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Keep what was asked for current without a request paying for it."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), self.every)
@@ -149,9 +165,14 @@ class DoraViews:
             except TimeoutError:
                 pass
             try:
-                marker = await asyncio.to_thread(ledger_of(self.root).change_marker)
+                marker = await asyncio.to_thread(ledger_of(self.root).dora_marker)
                 for key, kept in list(self._kept.items()):
-                    if kept.marker != marker and not stop.is_set():
-                        await asyncio.to_thread(self._cached, key, kept.compute)
+                    if stop.is_set() or not self._stale(kept, marker):
+                        continue
+                    if self._busy.acquire(blocking=False):
+                        try:
+                            await asyncio.to_thread(self._compute, key, kept.compute)
+                        finally:
+                            self._busy.release()
             except Exception:
                 log.exception("DORA refresh failed")

@@ -136,6 +136,14 @@ class RunRecords(LedgerBase):
             plans = s.scalar(select(func.count()).select_from(t.Plan)) or 0
             return int(events), int(incidents), int(decisions), int(plans)
 
+    def dora_marker(self) -> tuple[object, ...]:
+        """(the newest finish of a deploy, the newest incident event id): what the DORA figures depend
+        on, read from two indexes; events of a run in progress do not move it."""
+        with self._tx(read=True) as s:
+            finished = s.scalar(select(func.max(t.Run.finished_at)).where(t.Run.kind == RunKind.deploy.value))
+            incidents = s.scalar(select(func.max(t.IncidentEvent.id))) or 0
+            return finished, int(incidents)
+
     def failed_deploys(
         self, environment: str, since: datetime, until: datetime, limit: int = 200
     ) -> list[RunRecord]:
