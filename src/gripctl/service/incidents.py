@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gripctl.errors import UsageError
 from gripctl.incidents.config import Cause
 from gripctl.incidents.service import IncidentService
 from gripctl.incidents.setup import incident_service
 from gripctl.ledger.types import IncidentRecord, IncidentStatus
+from gripctl.service.workspace import ledger_of
 
 
 def _service(root: Path) -> IncidentService:
@@ -17,13 +19,16 @@ def _service(root: Path) -> IncidentService:
 def list_incidents(
     root: Path, *, environment: str | None = None, status: IncidentStatus | None = None
 ) -> list[IncidentRecord]:
-    """Incidents, newest first."""
-    return _service(root).ledger.incidents(status=status, environment=environment)
+    """Incidents, newest first (reading needs no notifier: the platform's ledger alone)."""
+    return ledger_of(root).incidents(status=status, environment=environment)
 
 
 def show(root: Path, incident_id: int) -> IncidentRecord:
     """One incident with its timeline (opened, notified, acknowledged, escalated, resolved)."""
-    return _service(root).get(incident_id)
+    record = ledger_of(root).incident(incident_id)
+    if record is None:
+        raise UsageError(f"no incident #{incident_id}", hint="list them with `gripctl incident list`")
+    return record
 
 
 def open_incident(

@@ -148,27 +148,32 @@ class RunRecords(LedgerBase):
         self, environment: str, since: datetime, until: datetime, limit: int = 200
     ) -> list[RunRecord]:
         """Deploys of `environment` finished in [since, until) that count as failed changes: failed,
-        rolled back or interrupted, or succeeded but linked to an incident. Newest first."""
-        failed = ("failed", "rolled_back", "interrupted")
+        rolled back or interrupted, or succeeded but linked to an incident. Newest first. Two
+        index-shaped queries (the outcome index; the incidents' run ids), merged here."""
         window = (
             t.Run.environment == environment,
             t.Run.kind == RunKind.deploy.value,
             t.Run.finished_at >= since,
             t.Run.finished_at < until,
         )
-        linked = select(t.Incident.run_id).where(
-            t.Incident.environment == environment, t.Incident.run_id.is_not(None)
-        )
-        query = (
+        failed = (
             select(t.Run)
-            .where(
-                *window, or_(t.Run.outcome.in_(failed), (t.Run.outcome == "succeeded") & t.Run.id.in_(linked))
-            )
+            .where(*window, t.Run.outcome.in_(("failed", "rolled_back", "interrupted")))
             .order_by(t.Run.finished_at.desc())
             .limit(limit)
         )
+        linked_ids = select(t.Incident.run_id).where(
+            t.Incident.environment == environment, t.Incident.run_id.is_not(None)
+        )
         with self._tx(read=True) as s:
-            return [run_record(r) for r in s.scalars(query)]
+            found = {r.id: run_record(r) for r in s.scalars(failed)}
+            ids = [i for i in s.scalars(linked_ids) if i is not None and i not in found]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                linked = select(t.Run).where(t.Run.id.in_(chunk), *window, t.Run.outcome == "succeeded")
+                found.update({r.id: run_record(r) for r in s.scalars(linked)})
+        newest = sorted(found.values(), key=lambda r: (r.finished_at or since, r.id), reverse=True)
+        return newest[:limit]
 
     def last_release_runs(self, environment: str, release_ids: Sequence[str]) -> dict[str, RunRecord]:
         """Release id -> the newest run in `environment` that acted on it (one index seek per release)."""
