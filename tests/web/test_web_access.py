@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from web_helpers import Server
 
-from conftest import Server
 from gripctl.service.access import Permission
 from gripctl.service.workspace import ledger_of
 from gripctl.web.auth import PUBLIC

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from web_helpers import Server, running_server, write_platform
 
-from conftest import Server, running_server, write_platform
 from gripctl.ledger.types import ApprovalMethod
 from gripctl.service.approvals import request_approval
 from gripctl.service.workspace import ledger_of, load

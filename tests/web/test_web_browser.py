@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from engine_platforms import SynthPlatform, make_platform
+from web_helpers import Server, running_server
 
-from conftest import Server, running_server
 from gripctl.adapters.sandbox import SandboxInfo
 from gripctl.ledger.types import RunOutcome
 from gripctl.service.workspace import ledger_of

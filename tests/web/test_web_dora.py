@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import Server
+from web_helpers import Server
+
 from gripctl.ledger.testing import Clock
 from gripctl.ledger.types import CommitInfo, IncidentStatus, RunKind, RunOutcome, Severity
 from gripctl.service.metrics import band

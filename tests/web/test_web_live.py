@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import httpx
+from web_helpers import Server
 
-from conftest import Server
 from gripctl.ledger.types import RunKind, RunOutcome
 from gripctl.service.workspace import ledger_of
 

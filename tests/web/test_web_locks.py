@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from engine_platforms import make_platform
+from web_helpers import running_server
 
-from conftest import running_server
 from gripctl.adapters.sandbox import SandboxInfo
 from gripctl.ledger.types import RunOutcome
 from gripctl.service.workspace import ledger_of

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web_helpers import free_port, write_platform
 
-from conftest import free_port, write_platform
 from gripctl.ledger import open_ledger
 from gripctl.ledger.testing import POSTGRES_URL_ENV, postgres_schema_url
 from gripctl.ledger.types import IncidentEventKind, Severity
