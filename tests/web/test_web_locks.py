@@ -32,12 +32,13 @@ def wait_finished(root: Path, run_id: int, seconds: float = 120) -> RunOutcome:
 def test_cli_and_api_deploys_exclude_each_other(tmp_path: Path, sandbox: SandboxInfo, namespace: str) -> None:
     sp = make_platform(
         tmp_path / "repo", namespace=namespace, kubeconfig=sandbox.kubeconfig, context=sandbox.context,
-        needs={"010-a": []}, values={"010-a": {"inject": "slow-ready", "readyAfter": "6s"}},
+        needs={"010-a": [], "020-b": []}, values={"010-a": {"inject": "slow-ready", "readyAfter": "6s"}},
     )  # fmt: skip
 
-    def cli_deploy() -> subprocess.Popen[str]:
+    def cli_deploy(*only: str) -> subprocess.Popen[str]:
+        command = ["deploy", "-e", sp.environment, *only]
         return subprocess.Popen(
-            [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), "deploy", "-e", sp.environment],
+            [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), *command],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
 
@@ -55,20 +56,23 @@ def test_cli_and_api_deploys_exclude_each_other(tmp_path: Path, sandbox: Sandbox
         _, err = cli.communicate(timeout=180)
         assert cli.returncode == 75 and "is locked by another run" in err, err
         assert wait_finished(sp.root, api_run) is RunOutcome.succeeded
-        # And the other way round: the CLI holds it, the server's run is refused before changing anything.
+        # And the other way round: the CLI holds it (a slow change of 010-a), the server's run (a change of
+        # 020-b) is refused before changing anything.
         sp.set_values("010-a", version="v2")
-        cli = cli_deploy()
+        sp.set_values("020-b", version="v2")
+        cli = cli_deploy("--only", "010-a")
         deadline = time.monotonic() + 120
         while (lock := ledger_of(sp.root).env_lock(sp.environment)) is None or lock.run_id == api_run:
             assert time.monotonic() < deadline and cli.poll() is None
             time.sleep(0.1)
-        started = server.api(alice, "POST", f"/api/v1/environments/{sp.environment}/deploys", json={})
-        if started.status_code == 202:
-            refused = started.json()["run_id"]
-            assert wait_finished(sp.root, refused) is RunOutcome.refused
-            run = ledger_of(sp.root).run(refused)
-            assert run is not None and "locked by another run" in (run.error or ""), run
-        else:  # the CLI's deploy changed the plan's inputs while the server planned: refused as well
-            assert started.status_code == 409, started.text
+        started = server.api(
+            alice, "POST", f"/api/v1/environments/{sp.environment}/deploys", json={"only": ["020-b"]}
+        )
+        assert started.status_code == 202, started.text
+        refused = started.json()["run_id"]
+        assert wait_finished(sp.root, refused) is RunOutcome.refused
+        run = ledger_of(sp.root).run(refused)
+        assert run is not None and "locked by another run" in (run.error or ""), run
+        assert not [a for a in run.actions if a.release_id == "020-b"]  # nothing was changed
         cli.communicate(timeout=180)
         assert cli.returncode == 0
