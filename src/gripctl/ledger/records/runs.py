@@ -148,8 +148,9 @@ class RunRecords(LedgerBase):
         self, environment: str, since: datetime, until: datetime, limit: int = 200
     ) -> list[RunRecord]:
         """Deploys of `environment` finished in [since, until) that count as failed changes: failed,
-        rolled back or interrupted, or succeeded but linked to an incident. Newest first. Two
-        index-shaped queries (the outcome index; the incidents' run ids), merged here."""
+        rolled back or interrupted, or succeeded but linked to an incident. Newest first. Both halves
+        read the (environment, kind, outcome, finished_at) index; the link is a semi-join on the
+        incidents' run index."""
         window = (
             t.Run.environment == environment,
             t.Run.kind == RunKind.deploy.value,
@@ -162,16 +163,19 @@ class RunRecords(LedgerBase):
             .order_by(t.Run.finished_at.desc())
             .limit(limit)
         )
-        linked_ids = select(t.Incident.run_id).where(
-            t.Incident.environment == environment, t.Incident.run_id.is_not(None)
+        linked = (
+            select(t.Run)
+            .where(
+                *window,
+                t.Run.outcome == RunOutcome.succeeded.value,
+                exists().where(t.Incident.run_id == t.Run.id),
+            )
+            .order_by(t.Run.finished_at.desc())
+            .limit(limit)
         )
         with self._tx(read=True) as s:
             found = {r.id: run_record(r) for r in s.scalars(failed)}
-            ids = [i for i in s.scalars(linked_ids) if i is not None and i not in found]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                linked = select(t.Run).where(t.Run.id.in_(chunk), *window, t.Run.outcome == "succeeded")
-                found.update({r.id: run_record(r) for r in s.scalars(linked)})
+            found.update({r.id: run_record(r) for r in s.scalars(linked)})
         newest = sorted(found.values(), key=lambda r: (r.finished_at or since, r.id), reverse=True)
         return newest[:limit]
 
