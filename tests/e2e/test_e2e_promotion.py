@@ -26,6 +26,7 @@ import pytest
 from e2e_helpers import GRAFANA_SUBSET, E2EPlatform, Run, copy_platform, known_test_values, with_base64
 
 from gripctl.adapters.sandbox import SandboxInfo
+from ssh_keys import signers
 
 SUBSET_IDS = ["005-tainters", "007-cluster-monitoring", "060-grafana-stack-secrets", "060-grafana-stack"]
 
@@ -76,9 +77,11 @@ def _runs(view: E2EPlatform, environment: str) -> list[dict[str, Any]]:
 
 
 def _approved_production_deploy(view: E2EPlatform, *extra: str) -> Run:
-    plan = view.gripctl("--output", "json", "plan", "-e", "production", *GRAFANA_SUBSET)
+    """alice plans, bob approves with his SSH key (four eyes: docs/server.md), alice deploys."""
+    keys = signers(view.root.parent / "ssh", ["bob"], view.root / "keys" / "allowed_signers")
+    plan = view.gripctl("--output", "json", "plan", "-e", "production", *GRAFANA_SUBSET, "--as", "alice")
     assert plan.returncode == 2, plan
-    approved = view.gripctl("approve", plan.json()["id"], "-e", "production", "--as", "alice")
+    approved = view.gripctl("approve", plan.json()["id"], "-e", "production", "--sign", str(keys["bob"]))
     assert approved.returncode == 0, approved
     return view.gripctl("deploy", "-e", "production", *GRAFANA_SUBSET, "--as", "alice", *extra)
 
