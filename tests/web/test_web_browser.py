@@ -169,7 +169,21 @@ def test_the_team_flow(synth: SynthPlatform, browser: Any, tmp_path: Path) -> No
         wait_states(page, {"010-a": "healthy", "020-b": "healthy", "020-c": "rolled-back"})
         reason = page.inner_text('.release-card[data-release="020-c"] .rreason')
         assert "not ready" in reason.lower() or "never" in reason.lower() or "ready" in reason.lower(), reason
-        page.wait_for_function("() => document.querySelector('#outcome .pill').dataset.state !== 'running'")
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('#outcome .pill').dataset.state !== 'running'", timeout=120_000
+            )
+        except Exception:
+            rec = ledger_of(synth.root).run(failed_run)
+            assert rec is not None
+            raise AssertionError(
+                f"{rec.outcome} {rec.error} "
+                + "\n".join(f"{e.id} {e.kind} {e.release_id} {e.message}" for e in rec.events)
+                + "\nreceived: "
+                + str(page.evaluate("window.gripctlReceived"))
+                + "\nstreaming: "
+                + str(page.get_attribute("#run", "data-streaming"))
+            ) from None
         shot(page, "run-rolled-back")
 
         # The overview: releases in graph order with revision, health, drift, last run and who ran it.

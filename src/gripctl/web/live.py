@@ -26,6 +26,7 @@ from gripctl.service.workspace import ledger_of
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25  # runs of other processes (the CLI): how often a stream looks for new events
 KEEPALIVE_SECONDS = 15.0
+FINISH_GRACE_SECONDS = 3.0
 
 
 class Broker:
@@ -147,20 +148,26 @@ async def stream(root: Any, run_id: int, after: int, broker: Broker) -> AsyncIte
     """The run's events after `after`, as Server-Sent Events, until the run is over."""
     ledger = ledger_of(root)
     idle = 0.0
+    ended_at: float | None = None  # when the ledger first said the run is over
     yield b"retry: 1000\n\n"
     while True:
         events = await asyncio.to_thread(ledger.run_events, run_id, after)
         for e in events:
             after = e.id
             yield sse(event_dict(e))
-        finished = any(e.kind == "run-finished" for e in events)
+        if any(e.kind == "run-finished" for e in events):
+            break
         if not events:
             record = await asyncio.to_thread(ledger.run_summary, run_id)
-            finished = record is None or record.outcome is not RunOutcome.running
-        if finished:
-            # Anything recorded after run-finished (a late sink) was read above; say goodbye.
-            yield f"event: end\ndata: {json.dumps({'run_id': run_id})}\n\n".encode()
-            return
+            if record is None:
+                break
+            if record.outcome is not RunOutcome.running:
+                # The outcome is recorded a moment before the run-finished event: wait for that event a
+                # little (a run killed before it could write one has none), then say goodbye.
+                loop_time = asyncio.get_running_loop().time()
+                ended_at = ended_at if ended_at is not None else loop_time
+                if loop_time - ended_at > FINISH_GRACE_SECONDS:
+                    break
         if events:
             idle = 0.0
             continue
@@ -169,3 +176,4 @@ async def stream(root: Any, run_id: int, after: int, broker: Broker) -> AsyncIte
         if idle >= KEEPALIVE_SECONDS:
             idle = 0.0
             yield b": keep-alive\n\n"
+    yield f"event: end\ndata: {json.dumps({'run_id': run_id})}\n\n".encode()
