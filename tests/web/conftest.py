@@ -2,7 +2,7 @@
 
 - `platform` / `server`: a platform repository, and the real server on it (uvicorn on a loopback port,
   in a thread of the test process); `Server.token()` makes API tokens.
-- `browser` (session): a headless chromium (Debian's, through Playwright), skipped with a hint when
+- `browser` (module): a headless chromium (Debian's, through Playwright), skipped with a hint when
   scripts/browser.sh has not installed it (`make test` does). GRIPCTL_CHROMIUM points at another
   executable.
 - `page` (function): a fresh page in its own browser context (no cookies or storage shared between
@@ -56,7 +56,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread while it
+# lives, and pytest-asyncio cannot run an async test then ("cannot be called from a running event
+# loop"); stopping it after each browser module lets async tests of any other module follow.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"no browser at {CHROMIUM}: run scripts/browser.sh (make test does)")

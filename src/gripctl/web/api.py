@@ -23,15 +23,14 @@ from gripctl.service import deploy as deploys
 from gripctl.service.access import Permission, Principal
 from gripctl.service.workspace import ledger_of
 from gripctl.web.auth import authorize, check_csrf, require, source
+from gripctl.web.state import State, started, state
 
 router = APIRouter()
 V1 = "/api/v1"
 START_TIMEOUT = 600.0  # planning a big platform before its run starts
 
 
-def _st(request: Request) -> Any:
-    from gripctl.web.app import state
-
+def _st(request: Request) -> State:
     return state(request)
 
 
@@ -109,7 +108,7 @@ def release_rows(request: Request, environment: str) -> dict[str, Any]:
     st = _st(request)
     observed = st.status.get(environment) if st.status else None
     version = (marker(request), observed.at if observed else None)
-    rows: dict[str, Any] = st.memo.get(
+    rows: dict[str, Any] = started(st.memo, "cache").get(
         ("releases", environment), version, lambda: _release_rows(request, environment)
     )
     return rows
@@ -117,7 +116,7 @@ def release_rows(request: Request, environment: str) -> dict[str, Any]:
 
 def pending_plans(request: Request, environments: list[str]) -> approvals.PendingPlans:
     """The plans awaiting a decision in these environments (kept until the ledger moves)."""
-    found: approvals.PendingPlans = _st(request).memo.get(
+    found: approvals.PendingPlans = started(_st(request).memo, "cache").get(
         ("pending", tuple(environments)),
         marker(request),
         lambda: approvals.pending(_root(request), environments, ledger_of(_root(request))),
@@ -217,7 +216,7 @@ class RollbackBody(BaseModel):
 
 async def start_run(request: Request, work: Any, name: str) -> int:
     """Start `work(sinks)` on the server's runner; the run's id once it started (its refusal raised)."""
-    future: concurrent.futures.Future[int] = _st(request).runner.start(work, name)
+    future: concurrent.futures.Future[int] = started(_st(request).runner, "runner").start(work, name)
     return await asyncio.wait_for(asyncio.wrap_future(future), START_TIMEOUT)
 
 
@@ -532,7 +531,7 @@ def dora(
     envs = tuple(environment or (_env_names(request, who) if who.environments else ()))
     for env in envs:
         authorize(request, Permission.read, env)
-    result = _st(request).dora.report(envs, since)
+    result = started(_st(request).dora, "DORA views").report(envs, since)
     out: dict[str, Any] = result.to_dict()
     for m, d in zip(result.report.environments, out["environments"], strict=True):
         d["bands"] = metrics.bands(m)
@@ -546,7 +545,7 @@ def dora_trends(
     weeks: Annotated[int, Query(ge=1, le=104)] = 12,
 ) -> dict[str, Any]:
     envs = tuple(_env_names(request, who)) if who.environments else ()
-    result: dict[str, Any] = _st(request).dora.trends(envs, weeks).to_dict()
+    result: dict[str, Any] = started(_st(request).dora, "DORA views").trends(envs, weeks).to_dict()
     return result
 
 

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,9 @@ from gripctl.errors import ApprovalError, GripError, LockedError, PlanStaleError
 from gripctl.service.access import Permission, Principal
 from gripctl.service.workspace import keep_ledgers_open, ledger_of
 from gripctl.web.auth import Auth, Signer, public, require, session_key
-from gripctl.web.live import Broker, Runner
+from gripctl.web.live import Runner
 from gripctl.web.render import Pages
+from gripctl.web.state import ServerConfig, State, state
 from gripctl.web.views import DoraViews, Memo, StatusViews
 
 log = logging.getLogger(__name__)
@@ -46,39 +46,6 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
-
-
-@dataclass
-class ServerConfig:
-    root: Path
-    session_secret: str | None = None  # GRIPCTL_SESSION_SECRET; replicas must share one
-    secure_cookies: bool = False  # behind HTTPS (the reverse proxy terminates TLS): mark cookies Secure
-    status_every: float = 60.0  # how often release health and drift are looked at again
-    worker: bool = True  # run the leader-elected jobs (incident escalation, approval expiry, checks)
-    worker_ttl: float = 15.0
-    worker_interval: float = 1.0
-    escalate_every: float = 10.0
-    drift_every: float = 300.0  # the leader's scheduled drift check of every environment; 0: none
-    public_url: str | None = None  # overrides gripctl.yaml's server.url in links
-
-
-@dataclass
-class State:
-    config: ServerConfig
-    auth: Auth
-    pages: Pages
-    broker: Broker = field(default_factory=Broker)
-    runner: Runner | None = None
-    status: StatusViews | None = None
-    dora: DoraViews | None = None
-    memo: Memo | None = None
-    worker: Any = None
-    ready: bool = False
-
-
-def state(request: Request) -> State:
-    found: State = request.app.state.gripctl
-    return found
 
 
 async def authenticated(request: Request) -> None:

@@ -19,14 +19,13 @@ from gripctl.service.workspace import ledger_of
 from gripctl.web import api
 from gripctl.web.auth import authorize, check_csrf, require, source
 from gripctl.web.render import LOGIN_CSRF
+from gripctl.web.state import State, started, state
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(require(Permission.read))]
 
 
-def _st(request: Request) -> Any:
-    from gripctl.web.app import state
-
+def _st(request: Request) -> State:
     return state(request)
 
 
@@ -102,7 +101,7 @@ def overview(request: Request, who: Reader) -> Response:
     envs = [e for e in status.environments(_root(request)) if who.covers(e.name)]
     rows = {e.name: api.release_rows(request, e.name) for e in envs}
     names = [e.name for e in envs]
-    pending = _st(request).memo.get(
+    pending = started(_st(request).memo, "cache").get(
         ("pending", tuple(names)),
         None,
         lambda: approvals.pending(_root(request), names, ledger_of(_root(request))),
@@ -274,8 +273,8 @@ def dora_page(request: Request, who: Reader, weeks: Annotated[int, Query(ge=4, l
     envs = (
         tuple(who.visible([e.name for e in status.environments(_root(request))])) if who.environments else ()
     )
-    report = _st(request).dora.report(envs).report
-    trend = _st(request).dora.trends(envs, weeks)
+    report = started(_st(request).dora, "DORA views").report(envs).report
+    trend = started(_st(request).dora, "DORA views").trends(envs, weeks)
     keyed = [(m, metrics.bands(m), trend.environments.get(m.environment, [])) for m in report.environments]
     return render(request, "dora.html", report=report, rows=keyed, weeks=weeks)
 
