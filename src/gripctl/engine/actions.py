@@ -82,6 +82,12 @@ async def _held() -> None:
     return None
 
 
+def made_by(run_id: int) -> str:
+    """The description of every revision a run makes (helm's `--description`): `helm history` names the
+    run, and recovery tells which revisions a dead run made (`recover.made_revision`)."""
+    return f"gripctl run {run_id}"
+
+
 class Action(Protocol):
     """One step for one release. `run` records, acts and reports into `rr`; helm failures are handled
     inside (they are outcomes, not crashes), anything else propagates to the runner."""
@@ -135,7 +141,7 @@ class _Apply:
                 chart,
                 helm_values(ctx.platform, release, rr.decrypted),
                 create_namespace=create_namespace,
-                description=f"gripctl run {ctx.run_id}",
+                description=made_by(ctx.run_id),
             )
         except ToolError as exc:
             error = mask(exc.message, rr.secret_values)
@@ -266,7 +272,7 @@ class Rollback:
             ctx.phase(rr, Phase.rolling_back, f"rolling back to revision {self.to}")
         action_id = ctx.begin(rr, ActionKind.rollback, rr.revision, None)
         try:
-            await ctx.helm.rollback(release, self.to)
+            await ctx.helm.rollback(release, self.to, description=made_by(ctx.run_id))
             made = newest(await ctx.helm.history(release))
             manifest = await ctx.helm.manifest(release, made) if made is not None else ""
         except ToolError as exc:
@@ -337,7 +343,7 @@ class Unlock:
                 done = "uninstalled (its first install never completed)"
                 rr.revision = None
             else:
-                await ctx.helm.rollback(release, rr.previous_good)
+                await ctx.helm.rollback(release, rr.previous_good, description=made_by(ctx.run_id))
                 done = f"rolled back to revision {rr.previous_good}"
                 rr.revision = newest(await ctx.helm.history(release))
         except ToolError as exc:

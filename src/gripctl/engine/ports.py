@@ -39,7 +39,7 @@ class HelmPort(Protocol):
         self, release: Release, chart: Path, values: Values, *, create_namespace: bool, description: str
     ) -> Applied: ...
 
-    async def rollback(self, release: Release, revision: int) -> None: ...
+    async def rollback(self, release: Release, revision: int, *, description: str | None = None) -> None: ...
 
     async def uninstall(self, release: Release) -> None: ...
 
@@ -89,13 +89,14 @@ class HelmCLI:
         )
         return Applied(int(record.get("version") or 0) or None, str(record.get("manifest") or ""))
 
-    async def rollback(self, release: Release, revision: int) -> None:
+    async def rollback(self, release: Release, revision: int, *, description: str | None = None) -> None:
         await helm.rollback(
             release.name,
             release.namespace,
             self.target,
             revision=revision,
             timeout_seconds=release.timeout_seconds,
+            description=description,
         )
 
     async def uninstall(self, release: Release) -> None:

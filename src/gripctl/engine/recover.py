@@ -13,6 +13,12 @@ the goal `check` through the same actions as a deploy:
 "The revision from before the run" comes from the ledger (the `from` of the run's install or upgrade of
 the release), not from helm's statuses: a run killed while rolling back a failed upgrade leaves that
 failed revision marked `deployed` or `superseded`, and helm would call it good.
+
+The dead run's open action on the release is then closed with what recovery found, and with the
+revision it made (helm's record of each revision names the run that made it: `actions.made_by`), so
+that the ledger names the run behind every revision helm has: `succeeded` when that revision was
+verified healthy and kept, `rolled_back` when it was restored, `interrupted` when helm never finished
+it (`pending-*`, unlocked).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import time
 
 from gripctl.adapters.helm import HistoryEntry
+from gripctl.engine.actions import made_by
 from gripctl.engine.events import EventKind
 from gripctl.engine.lifecycle import Run
 from gripctl.engine.ports import HelmPort
@@ -101,6 +108,26 @@ async def leftover(helm: HelmPort, release: Release, good: int | None, known: bo
     )
 
 
+def made_revision(entries: list[HistoryEntry], run_id: int, after: int | None) -> int | None:
+    """The newest revision helm's record says run `run_id` made, newer than `after` (the revision the
+    action started from): None when helm made nothing for it."""
+    mine = [
+        e.revision
+        for e in entries
+        if e.description == made_by(run_id) and (after is None or e.revision > after)
+    ]
+    return max(mine, default=None)
+
+
+def found_outcome(rr: ReleaseRun, was_locked: bool) -> ActionOutcome:
+    """What became of a dead run's open action, as recovery found it."""
+    if was_locked:
+        return ActionOutcome.interrupted  # helm never finished it; unlocking undid it
+    if rr.failure is None:
+        return ActionOutcome.succeeded  # its revision was verified healthy and kept
+    return ActionOutcome.failed if rr.gave_up else ActionOutcome.rolled_back
+
+
 def outcome_line(rr: ReleaseRun, was_locked: bool) -> str:
     """What recovery did to one release, in one line for the run's record and the operator."""
     if was_locked:
@@ -139,6 +166,13 @@ async def recover_interrupted(run: Run, ledger: Ledger, platform: Platform) -> l
                 continue
             was_locked = rr.locked
             await drive(run.ctx, rr)
+            opened = max((a for a in unfinished if a.release_id == rid), key=lambda a: a.id)
+            made = made_revision(await run.ctx.helm.history(release), dead.id, opened.from_revision)
+            outcome = found_outcome(rr, was_locked)
+            note = (
+                None if outcome is ActionOutcome.succeeded else f"interrupted; recovered by run {run.run_id}"
+            )
+            ledger.finish_action(opened.id, outcome, made, note)
             line = outcome_line(rr, was_locked)
             done.append(f"{rid}: {line}")
             run.emitter.emit(EventKind.recovered, f"recovered after run {dead.id}: {line}", release_id=rid)

@@ -1,0 +1,202 @@
+"""Helpers of the chaos suite: the real CLI in a subprocess (plain, or killed at an exact point by
+killpoint.py), kills from outside when a condition on the ledger or the cluster holds, and the check
+that after everything the ledger tells the same story as helm."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from engine_platforms import SynthPlatform
+
+from gripctl.adapters import helm
+from gripctl.adapters.helm import KubeTarget
+from gripctl.ledger import open_ledger
+from gripctl.ledger.store import Ledger
+from gripctl.ledger.types import ActionKind, ActionOutcome, RunOutcome
+from gripctl.service.deploy import Deployment, DeployRequest, deploy
+
+KILLPOINT = Path(__file__).with_name("killpoint.py")
+
+
+def ledger_path(sp: SynthPlatform) -> Path:
+    return sp.root / ".gripctl" / "ledger.sqlite"
+
+
+def ledger_of(sp: SynthPlatform) -> Ledger:
+    return open_ledger(f"sqlite:///{ledger_path(sp)}")
+
+
+async def run(sp: SynthPlatform, **kw: object) -> Deployment:
+    return await deploy(DeployRequest(root=sp.root, environment=sp.environment, **kw))  # type: ignore[arg-type]
+
+
+async def history(sp: SynthPlatform, target: KubeTarget, rid: str) -> list[helm.HistoryEntry]:
+    return await helm.history(rid.split("-", 1)[1], sp.namespace, target)
+
+
+async def deployed_version(sp: SynthPlatform, target: KubeTarget, rid: str) -> str:
+    manifest = await helm.get_manifest(rid.split("-", 1)[1], sp.namespace, target)
+    return manifest.split("registry.local/app:")[1].split('"')[0]
+
+
+def start_cli(
+    sp: SynthPlatform,
+    *args: str,
+    kill_at: str | None = None,
+    when: str = "before",
+    group: bool = False,
+    env: dict[str, str] | None = None,
+    stderr: int | None = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """`gripctl -C ROOT ARGS` (default: `deploy -e ENV`) in its own process group; with `kill_at`, it
+    SIGKILLs itself at that function (killpoint.py)."""
+    cli = list(args) or ["deploy", "-e", sp.environment]
+    if kill_at is None:
+        argv = [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), *cli]
+    else:
+        flags = ["--group"] if group else []
+        argv = [sys.executable, str(KILLPOINT), kill_at, when, *flags, "--", "-C", str(sp.root), *cli]
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def killed_at(proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    """Wait for a killpoint run to die by its own SIGKILL (and fail if it ended any other way)."""
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("the kill point was never reached")
+    assert code == -signal.SIGKILL, f"gripctl ended with exit {code} before its kill point"
+
+
+def ledger_when_exists(sp: SynthPlatform) -> Ledger | None:
+    return ledger_of(sp) if ledger_path(sp).exists() else None
+
+
+async def kill_when(
+    proc: subprocess.Popen[bytes],
+    sp: SynthPlatform,
+    ready: Callable[[Ledger], bool],
+    *,
+    group: bool = False,
+    timeout: float = 120,
+) -> None:
+    """SIGKILL gripctl (with `group`, the helm it runs too) once `ready(ledger)` holds."""
+    led = ledger_when_exists(sp)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"gripctl ended (exit {proc.returncode}) before the kill point")
+        if led is None:
+            led = ledger_when_exists(sp)
+        elif ready(led):
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return
+        await asyncio.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    pytest.fail("the kill point was never reached")
+
+
+def gripctl(sp: SynthPlatform, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# -- conditions on the newest run --------------------------------------------------------------------
+
+
+def _newest(led: Ledger, kind: str | None = None) -> object | None:
+    for r in led.runs(limit=5):
+        if kind is None or r.kind.value == kind:
+            return led.run(r.id)
+    return None
+
+
+def events(led: Ledger, kind: str | None = None) -> list[tuple[str | None, str, str]]:
+    record = _newest(led, kind)
+    if record is None:
+        return []
+    return [(e.release_id, e.kind, f"{e.message} {json.dumps(e.data)}") for e in record.events]  # type: ignore[attr-defined]
+
+
+def phase_seen(rid: str, phase: str) -> Callable[[Ledger], bool]:
+    return lambda led: any(r == rid and f'"phase": "{phase}"' in d for r, _k, d in events(led))
+
+
+def action_running(
+    rid: str, kind: ActionKind | None = None, run_kind: str | None = None
+) -> Callable[[Ledger], bool]:
+    def check(led: Ledger) -> bool:
+        record = _newest(led, run_kind)
+        return bool(
+            record
+            and any(
+                a.release_id == rid
+                and a.outcome is ActionOutcome.running
+                and (kind is None or a.action is kind)
+                for a in record.actions  # type: ignore[attr-defined]
+            )
+        )
+
+    return check
+
+
+# -- the ledger against helm ---------------------------------------------------------------------------
+
+
+async def assert_ledger_matches_helm(sp: SynthPlatform, target: KubeTarget, ids: Sequence[str]) -> None:
+    """After a chaos case has been recovered: no run or action is left open; every release is either
+    deployed, at a revision the ledger attributes to the run that made it (by an action that did not
+    fail), or absent, as the ledger's last word on it (an uninstall, or nothing) says."""
+    led = ledger_of(sp)
+    runs = [led.run(r.id) for r in led.runs(sp.environment, limit=100)]
+    open_runs = [r.id for r in runs if r is not None and r.outcome is RunOutcome.running]
+    assert not open_runs, f"runs left running: {open_runs}"
+    actions = sorted((a for r in runs if r is not None for a in r.actions), key=lambda a: a.id)
+    still = [(a.run_id, a.release_id, a.action.value) for a in actions if a.outcome in _OPEN]
+    assert not still, f"actions left open: {still}"
+    for rid in ids:
+        entries = await history(sp, target, rid)
+        mine = [a for a in actions if a.release_id == rid]
+        if not entries:
+            done = [a for a in mine if a.outcome is ActionOutcome.succeeded]
+            assert not done or done[-1].action in (ActionKind.uninstall, ActionKind.unlock), (rid, done[-1])
+            assert not done or done[-1].to_revision is None, (rid, done[-1])
+            continue
+        latest = max(entries, key=lambda e: e.revision)
+        assert latest.status == "deployed", (rid, entries)
+        makers = [a for a in mine if a.to_revision == latest.revision]
+        assert makers, (
+            f"{rid}: helm is at revision {latest.revision} ({latest.description!r}); no ledger action "
+            f"names it: {[(a.run_id, a.action.value, a.outcome.value, a.to_revision) for a in mine]}"
+        )
+        assert makers[-1].outcome is not ActionOutcome.failed, (rid, makers[-1])
+
+
+_OPEN = (ActionOutcome.running, ActionOutcome.pending)
