@@ -54,7 +54,9 @@ def start_cli(
     kill_at: str | None = None,
     when: str = "before",
     group: bool = False,
+    stop: bool = False,
     env: dict[str, str] | None = None,
+    stdout: int | None = subprocess.DEVNULL,
     stderr: int | None = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
     """`gripctl -C ROOT ARGS` (default: `deploy -e ENV`) in its own process group; with `kill_at`, it
@@ -63,11 +65,11 @@ def start_cli(
     if kill_at is None:
         argv = [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), *cli]
     else:
-        flags = ["--group"] if group else []
+        flags = (["--group"] if group else []) + (["--stop"] if stop else [])
         argv = [sys.executable, str(KILLPOINT), kill_at, when, *flags, "--", "-C", str(sp.root), *cli]
     return subprocess.Popen(
         argv,
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=stderr,
         env={**os.environ, **(env or {})},
         start_new_session=True,
@@ -96,8 +98,10 @@ async def kill_when(
     *,
     group: bool = False,
     timeout: float = 120,
+    stop_only: bool = False,
 ) -> None:
-    """SIGKILL gripctl (with `group`, the helm it runs too) once `ready(ledger)` holds."""
+    """SIGKILL gripctl (with `group`, the helm it runs too) once `ready(ledger)` holds; with `stop_only`,
+    SIGSTOP its process group instead (SIGCONT continues it)."""
     led = ledger_when_exists(sp)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,6 +110,9 @@ async def kill_when(
         if led is None:
             led = ledger_when_exists(sp)
         elif ready(led):
+            if stop_only:
+                os.killpg(proc.pid, signal.SIGSTOP)
+                return
             if group:
                 os.killpg(proc.pid, signal.SIGKILL)
             else:

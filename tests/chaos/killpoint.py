@@ -1,10 +1,11 @@
 """Run the real `gripctl` CLI and `kill -9` it at an exact point of its code.
 
-    python tests/chaos/killpoint.py MODULE:QUALNAME before|after [--group] [--nth N] -- GRIPCTL ARGS...
+    python tests/chaos/killpoint.py MODULE:QUALNAME before|after [--group] [--stop] [--nth N] -- ARGS...
 
 The function MODULE:QUALNAME (a method as `Class.method`) is wrapped so that on its Nth call the process
 sends itself SIGKILL — `before` the function runs, or `after` it returned — and with `--group` its whole
-process group too (the helm it runs). Everything else is the unmodified CLI (`gripctl.cli.app.main`).
+process group too (the helm it runs). With `--stop` it sends SIGSTOP instead (the test continues it
+with SIGCONT). Everything else is the unmodified CLI (`gripctl.cli.app.main`).
 
 Why not poll and kill from outside: some points last microseconds (between "every release is healthy"
 and the run being closed; between taking the ledger lock and the cluster Lease) and a poller would hit
@@ -23,15 +24,16 @@ import sys
 from typing import Any
 
 
-def _die(group: bool) -> None:
+def _die(group: bool, sig: signal.Signals = signal.SIGKILL) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if group:
-        os.killpg(os.getpgid(0), signal.SIGKILL)
-    os.kill(os.getpid(), signal.SIGKILL)
+        os.killpg(os.getpgid(0), sig)
+    else:
+        os.kill(os.getpid(), sig)
 
 
-def patch(target: str, when: str, *, group: bool = False, nth: int = 1) -> None:
+def patch(target: str, when: str, *, group: bool = False, nth: int = 1, stop: bool = False) -> None:
     module_name, qualname = target.split(":", 1)
     owner: Any = importlib.import_module(module_name)
     *path, attr = qualname.split(".")
@@ -41,6 +43,7 @@ def patch(target: str, when: str, *, group: bool = False, nth: int = 1) -> None:
     if isinstance(original, staticmethod | classmethod):
         raise SystemExit(f"killpoint: {target} is a {type(original).__name__}: not supported")
     calls = {"n": 0}
+    sig = signal.SIGSTOP if stop else signal.SIGKILL
 
     def due() -> bool:
         calls["n"] += 1
@@ -52,10 +55,10 @@ def patch(target: str, when: str, *, group: bool = False, nth: int = 1) -> None:
         async def wrapper_async(*args: Any, **kwargs: Any) -> Any:
             kill = due()
             if kill and when == "before":
-                _die(group)
+                _die(group, sig)
             result = await original(*args, **kwargs)
-            if kill:
-                _die(group)
+            if kill and when == "after":
+                _die(group, sig)
             return result
 
         setattr(owner, attr, wrapper_async)
@@ -65,10 +68,10 @@ def patch(target: str, when: str, *, group: bool = False, nth: int = 1) -> None:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             kill = due()
             if kill and when == "before":
-                _die(group)
+                _die(group, sig)
             result = original(*args, **kwargs)
-            if kill:
-                _die(group)
+            if kill and when == "after":
+                _die(group, sig)
             return result
 
         setattr(owner, attr, wrapper)
@@ -81,7 +84,7 @@ def main(argv: list[str]) -> None:
     if when not in ("before", "after"):
         raise SystemExit(f"killpoint: `before` or `after`, not {when!r}")
     nth = int(flags[flags.index("--nth") + 1]) if "--nth" in flags else 1
-    patch(target, when, group="--group" in flags, nth=nth)
+    patch(target, when, group="--group" in flags, nth=nth, stop="--stop" in flags)
     from gripctl.cli.app import main as gripctl_main
 
     sys.argv = ["gripctl", *cli]

@@ -1,7 +1,9 @@
 """Crash recovery: find runs that died mid-way, put their releases back in a clean state, close them.
 
 A run is interrupted when the ledger still says `running` but its lock expired or its process is
-gone (`Ledger.interrupted_runs`, once the next run holds the lock). For each release the dead run
+gone (`Ledger.interrupted_runs`, once the next run holds the lock) — unless it never held the lock
+and may still be on its way to it (`on_its_way`): a rival started at the same instant, refused or
+waiting, is alive and changed nothing. For each release the dead run
 was acting on (write-ahead actions not finished), recovery observes the release and drives it with
 the goal `check` through the same actions as a deploy:
 
@@ -24,21 +26,34 @@ it (`pending-*`, unlocked).
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 from gripctl.adapters.helm import HistoryEntry
 from gripctl.engine.actions import made_by
 from gripctl.engine.events import EventKind
 from gripctl.engine.lifecycle import Run
+from gripctl.engine.locks import LEASE_SECONDS, Holder
 from gripctl.engine.ports import HelmPort
 from gripctl.engine.release import Goal, ReleaseRun, standalone
 from gripctl.engine.runner import drive
 from gripctl.ledger.store import Ledger
-from gripctl.ledger.types import ActionKind, ActionOutcome, ActionRecord
+from gripctl.ledger.types import ActionKind, ActionOutcome, ActionRecord, RunRecord
 from gripctl.model.types import Platform, Release
 from gripctl.observe.processes import helm_running_for
 
 SETTLE_SECONDS = 60.0  # the longest recovery waits for an orphaned helm to finish by itself
+
+
+def on_its_way(record: RunRecord, age_seconds: float) -> bool:
+    """A `running` run without a live lock that never held it, and may still be asking for it: its
+    process runs on this host, or it started on another host less than a lease ago. Not interrupted."""
+    if any(e.kind == EventKind.lock.value and (e.data or {}).get("acquired") for e in record.events):
+        return False  # it held the lock, and lost it: interrupted (killed, or stopped past its lease)
+    holder = Holder("", record.host, record.pid, record.id)
+    if holder.host == socket.gethostname():
+        return not holder.process_gone()
+    return age_seconds < LEASE_SECONDS
 
 
 def last_good_revision(entries: list[HistoryEntry], before: int | None = None) -> int | None:
@@ -61,12 +76,14 @@ def revision_before_run(actions: list[ActionRecord], release_id: str) -> tuple[b
 
 
 async def _settle(helm: HelmPort, release: Release, wait_seconds: float) -> list[HistoryEntry]:
-    """History, after waiting (bounded) for an orphaned helm of a dead run to finish its operation."""
+    """History, after waiting (bounded) for an orphaned helm of a dead run to finish its operation —
+    also when helm has recorded nothing yet (a first install it was just starting): "nothing was ever
+    created" while that helm runs would let the next run install beside it."""
     deadline = time.monotonic() + wait_seconds
     while True:
         entries = await helm.history(release)
         latest = max(entries, key=lambda e: e.revision) if entries else None
-        pending = latest is not None and latest.status.startswith("pending-")
+        pending = latest is None or latest.status.startswith("pending-")
         if (
             not pending
             or time.monotonic() >= deadline
@@ -153,7 +170,9 @@ async def recover_interrupted(run: Run, ledger: Ledger, platform: Platform) -> l
         if dead.id == run.run_id:
             continue
         full = ledger.run(dead.id)
-        actions = list(full.actions) if full else []
+        if full is None or on_its_way(full, (ledger.clock() - full.started_at).total_seconds()):
+            continue
+        actions = list(full.actions)
         unfinished = [a for a in actions if a.outcome in (ActionOutcome.running, ActionOutcome.pending)]
         for rid in dict.fromkeys(a.release_id for a in unfinished):
             if rid not in platform.releases:
