@@ -10,15 +10,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from engine_platforms import SynthPlatform
+from kubernetes.watch.watch import iter_resp_lines
 
 from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget
+from gripctl.adapters.kube import Obj
 from gripctl.ledger import open_ledger
 from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import ActionKind, ActionOutcome, RunOutcome
@@ -207,3 +210,104 @@ async def assert_ledger_matches_helm(sp: SynthPlatform, target: KubeTarget, ids:
 
 
 _OPEN = (ActionOutcome.running, ActionOutcome.pending)
+
+
+# -- the API server's record of changes ------------------------------------------------------------------
+
+
+class MutationWatch:
+    """Kubernetes watches, opened before a test acts, on everything a deploy into `namespace` would
+    write: helm's release Secrets (owner=helm), the charts' Deployments, Services and Pods and their
+    ReplicaSets, the namespace object itself, and the environment's Lease. `mutations()` is every
+    ADDED/MODIFIED/DELETED event the API server sent since `start()`."""
+
+    def __init__(self, target: KubeTarget, namespace: str, environment: str) -> None:
+        from gripctl.adapters.kube import Kube
+        from gripctl.engine.locks import LEASE_NAMESPACE
+
+        self.kube = Kube(target)
+        self.streams: list[tuple[str, str | None, str | None, str | None]] = [
+            ("Secret", namespace, "owner=helm", None),
+            ("Deployment", namespace, None, None),
+            ("ReplicaSet", namespace, None, None),
+            ("Service", namespace, None, None),
+            ("Pod", namespace, None, None),
+            ("Namespace", None, None, f"metadata.name={namespace}"),
+            ("Lease", LEASE_NAMESPACE, None, f"metadata.name=gripctl-{environment}"),
+        ]
+        self.seen: list[str] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._opened = threading.Semaphore(0)
+
+    def start(self) -> None:
+        for stream in self.streams:
+            t = threading.Thread(target=self._watch, args=stream, daemon=True)
+            t.start()
+            self._threads.append(t)
+        for _ in self.streams:  # every watch is open before the test acts
+            assert self._opened.acquire(timeout=60), "a watch did not open within 60 s"
+
+    def _watch(self, kind: str, ns: str | None, labels: str | None, fields: str | None) -> None:
+        from gripctl.adapters.kube import Gone
+
+        _, rv = self.kube.list_objects(kind, ns, label_selector=labels, field_selector=fields)
+        opened = False
+        while not self._stop.is_set():
+            query_ok = True
+            try:
+                for etype, obj in self._stream(kind, ns, rv, labels, fields):
+                    if not opened:
+                        opened = True
+                        self._opened.release()
+                    if etype in ("ADDED", "MODIFIED", "DELETED"):
+                        meta = obj.get("metadata") or {}
+                        self.seen.append(f"{etype} {kind} {meta.get('namespace', '')}/{meta.get('name')}")
+                    rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+            except Gone:  # cannot resume: say so rather than prove nothing
+                self.seen.append(f"GONE {kind}: the watch lost its place")
+                query_ok = False
+            if not opened:
+                opened = True
+                self._opened.release()
+            if not query_ok:
+                return
+
+    def _stream(
+        self, kind: str, ns: str | None, rv: str, labels: str | None, fields: str | None
+    ) -> Iterator[tuple[str, Obj]]:
+        """One watch request (2 s, bookmarks on) with selectors, yielding a BOOKMARK first to say open."""
+        from gripctl.adapters.kube import _path
+
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", rv),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", "2"),
+        ]
+        if labels:
+            query.append(("labelSelector", labels))
+        if fields:
+            query.append(("fieldSelector", fields))
+        resp = self.kube._request("GET", _path(kind, ns), query=query, timeout=20)
+        yield "OPEN", {}
+        try:
+            for line in iter_resp_lines(resp):
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    from gripctl.adapters.kube import Gone
+
+                    if (event.get("object") or {}).get("code") == 410:
+                        raise Gone("too old")
+                    self.seen.append(f"ERROR {kind}: {event.get('object')}")
+                    continue
+                yield str(event.get("type")), event.get("object") or {}
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def mutations(self) -> list[str]:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+        return list(self.seen)
