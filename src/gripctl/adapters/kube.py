@@ -177,8 +177,10 @@ class Kube:
             data = raw.data
             raw.release_conn()
             reason = resp.reason
-            with contextlib.suppress(ValueError):
+            try:
                 reason = json.loads(data).get("message", reason)
+            except (ValueError, AttributeError):  # not a Status object: /readyz says what fails in text
+                reason = (data or b"").decode(errors="replace").strip()[:1000] or reason
             if resp.status == 409:
                 raise Conflict(reason)
             if resp.status == 410:
@@ -221,6 +223,18 @@ class Kube:
         """The API server's version; the cheapest 'is the cluster reachable' probe."""
         out: Obj = self._call("GET", "/version", timeout=5.0)
         return out
+
+    def unready(self, timeout: float = 5.0) -> str | None:
+        """Why the API server is not ready to serve (its `/readyz` checks that fail, e.g. `etcd`: an
+        API server whose etcd is stopped still answers, and its watches just fall silent), or None."""
+        try:
+            resp = self._request("GET", "/readyz", query=[("verbose", "1")], timeout=timeout)
+            resp.release_conn()
+            return None
+        except k8s.ApiException as exc:
+            return f"its /readyz says {exc.status}: {exc.reason}"
+        except Exception as exc:
+            return f"it did not answer /readyz: {exc}"
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         try:

@@ -393,6 +393,16 @@ class VerifyResult:
     failed_at: float | None = None  # time.time() when the failure was seen (for detection latency)
 
 
+async def _not_serving(kube: Kube) -> str | None:
+    """When a verification times out: is it the API server that cannot serve (etcd stopped, say)?"""
+    unready = await asyncio.to_thread(kube.unready)
+    if unready is None:
+        return None
+    failing = [line.strip() for line in unready.splitlines() if line.strip().startswith("[-]")]
+    why = ", ".join(failing[:3]) if failing else short_cause(unready)
+    return f"the Kubernetes API at {kube.server} cannot serve ({why}); is the cluster up?"
+
+
 async def _last_events(kube: Kube, culprit: tuple[str, str, str] | None, count: int = 2) -> str:
     """The last events of the object that failed (or holds things up), for the failure reason: what
     `kubectl describe` would show an operator, as far as the cluster can tell."""
@@ -542,7 +552,8 @@ async def _verify(
             on_phase("verifying", health.reason)
         now = time.monotonic()
         if now >= deadline:
-            if outage := view.outage():  # what it looked like last is not why it timed out
+            outage = view.outage() or await _not_serving(kube)
+            if outage:  # what it looked like last is not why it timed out
                 return failed(f"timed out after {timeout_seconds:.0f}s: {outage}; last seen: {health.reason}")
             why = f"timed out after {timeout_seconds:.0f}s: {health.reason}"
             return failed(why + await _last_events(kube, health.culprit))
