@@ -5,7 +5,9 @@ on the machine, so these run against a named sandbox of their own (`gripctl sand
 context gripctl-sandbox-NAME), started once per session and stopped at the end. Its components are
 processes whose pids kwokctl records; `kwokctl start cluster` starts the ones that are not running
 (a killed API server, and the controller manager and scheduler, which exit when an outage costs them
-their leader lease) and leaves the others alone.
+their leader lease) and leaves the others alone. After a restart the cluster's own controllers take
+10-60 s to resume (their watches back off): `heal` waits until a Deployment really rolls out and goes
+away again, and the releases that must ride an outage through have a timeout that leaves them room.
 """
 
 from __future__ import annotations
@@ -83,11 +85,25 @@ class ControlPlane:
             check=False,
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        kube = Kube(KubeTarget(self.info.context, self.info.kubeconfig))
-        deadline = time.monotonic() + 120
+        kube = Kube(KubeTarget(self.info.context, self.info.kubeconfig), outage_seconds=60)
+        deadline = time.monotonic() + 180
         while kube.unready() is not None:
             assert time.monotonic() < deadline, kube.unready()
             time.sleep(0.5)
+        self._probe(kube, deadline)
+
+    def _probe(self, kube: Kube, deadline: float) -> None:
+        """A Deployment rolled out and deleted again: the controllers, the scheduler and kwok all work."""
+        kc = [find_tool("kubectl"), "--kubeconfig", str(self.info.kubeconfig), "--context", self.info.context]
+        name = f"heal-probe-{int(time.monotonic() * 1000) % 100000}"
+        for args in (
+            ["create", "deployment", name, "--image=registry.local/probe:1", "-n", "default"],
+            ["rollout", "status", f"deployment/{name}", "-n", "default", "--timeout=170s"],
+            ["delete", "deployment", name, "-n", "default", "--wait=true", "--timeout=170s"],
+        ):
+            done = subprocess.run(kc + args, capture_output=True, text=True, timeout=180, check=False)
+            assert done.returncode == 0, (args, done.stderr)
+            assert time.monotonic() < deadline, "the private cluster did not come back within 3 minutes"
 
 
 def _state(pid: int) -> str:
@@ -188,7 +204,8 @@ async def test_kube_apiserver_down_when_the_deploy_starts(
 async def test_kube_apiserver_killed_and_restarted_mid_deploy_is_ridden_through(
     private: Callable[..., SynthPlatform], control_plane: ControlPlane
 ) -> None:
-    sp = private({"010-a": [], "020-b": ["010-a"]})
+    # 120 s: the API server is back after 5 s, the cluster's own controllers need up to a minute more.
+    sp = private({"010-a": [], "020-b": ["010-a"]}, timeout="120s")
     deployed(sp)
     sp.set_values("010-a", version="v2", inject="slow-ready", readyAfter="3s")
     sp.set_values("020-b", version="v2")
@@ -228,21 +245,22 @@ async def test_kube_apiserver_down_longer_than_the_timeout_fails_cleanly(
 async def test_etcd_paused_past_verification_fails_with_the_reason_and_remediates_when_back(
     private: Callable[..., SynthPlatform], control_plane: ControlPlane
 ) -> None:
-    """etcd stopped (SIGSTOP) for 10 s while a release is verified with a 6 s timeout: the release
+    """etcd stopped (SIGSTOP) for 25 s while a release is verified with a 20 s timeout: the release
     fails with the reason (the API server cannot serve: etcd), and its rollback — retried while the
-    cluster cannot serve — goes through once etcd is back."""
-    sp = private({"010-a": []}, timeout="6s")
+    cluster cannot serve — goes through once etcd is back (and the controllers that lost their
+    leases meanwhile are started again)."""
+    sp = private({"010-a": []}, timeout="20s")
     deployed(sp)
     sp.set_values("010-a", version="v2", inject="slow-ready", readyAfter="3s")
     run = deploy_cli(sp)
     await when(run, sp, phase_seen("010-a", "verifying"))
     control_plane.pause("etcd")
     try:
-        await asyncio.sleep(10)
+        await asyncio.sleep(25)
     finally:
         control_plane.resume("etcd")
+    await asyncio.to_thread(control_plane.heal)
     out, err = run.communicate(timeout=300)
-    control_plane.heal()  # the controllers may have lost their leases meanwhile
     assert run.returncode == 1, out + err
     record = ledger_of(sp).runs(limit=1)[0]
     assert record.outcome is RunOutcome.rolled_back, (record, out, err)

@@ -225,16 +225,25 @@ class Kube:
         return out
 
     def unready(self, timeout: float = 5.0) -> str | None:
-        """Why the API server is not ready to serve (its `/readyz` checks that fail, e.g. `etcd`: an
-        API server whose etcd is stopped still answers, and its watches just fall silent), or None."""
+        """Why the API server cannot serve (an API server whose etcd is stopped still answers, and its
+        watches just fall silent), or None: its `/readyz` checks, then one read that has to reach etcd
+        (a GET of one object is not served from the watch cache)."""
         try:
             resp = self._request("GET", "/readyz", query=[("verbose", "1")], timeout=timeout)
             resp.release_conn()
-            return None
         except k8s.ApiException as exc:
             return f"its /readyz says {exc.status}: {exc.reason}"
         except Exception as exc:
             return f"it did not answer /readyz: {exc}"
+        try:
+            resp = self._request("GET", _path("Namespace", None, "default"), timeout=timeout)
+            resp.release_conn()
+        except k8s.ApiException as exc:
+            if exc.status in TRANSIENT_STATUS:
+                return f"a read of its storage (etcd) failed: HTTP {exc.status}: {exc.reason}"
+        except Exception as exc:
+            return f"a read of its storage (etcd) got no answer within {timeout:.0f}s: {exc}"
+        return None
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         try:

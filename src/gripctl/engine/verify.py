@@ -399,7 +399,7 @@ async def _not_serving(kube: Kube) -> str | None:
     if unready is None:
         return None
     failing = [line.strip() for line in unready.splitlines() if line.strip().startswith("[-]")]
-    why = ", ".join(failing[:3]) if failing else short_cause(unready)
+    why = ", ".join(failing[:3]) if failing else unready.split(": ", 1)[0]
     return f"the Kubernetes API at {kube.server} cannot serve ({why}); is the cluster up?"
 
 
