@@ -51,13 +51,13 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 {{- if .Values.hangingHook }}
 ---
-# A pre-upgrade hook that never completes: helm waits for hooks, so the release stays pending-upgrade.
+# A hook that never completes: helm waits for hooks, so the release stays pending-install/-upgrade.
 apiVersion: v1
 kind: Pod
 metadata:
   name: {{ .Release.Name }}-hook
   labels: {gripctl.dev/inject: never-ready}
-  annotations: {helm.sh/hook: pre-upgrade, helm.sh/hook-delete-policy: before-hook-creation}
+  annotations: {helm.sh/hook: "pre-install,pre-upgrade", helm.sh/hook-delete-policy: before-hook-creation}
 spec:
   restartPolicy: Never
   containers: [{name: hook, image: "registry.local/hook:1"}]

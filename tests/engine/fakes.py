@@ -26,6 +26,7 @@ class Revision:
     number: int
     status: str
     manifest: str
+    description: str = ""
 
 
 @dataclass
@@ -61,12 +62,12 @@ class FakeHelm:
         finally:
             self.running -= 1
 
-    def _add(self, name: str, status: str, manifest: str) -> Revision:
+    def _add(self, name: str, status: str, manifest: str, description: str = "") -> Revision:
         revs = self.releases.setdefault(name, [])
         for r in revs:
             if r.status == "deployed":
                 r.status = "superseded"
-        rev = Revision(len(revs) + 1, status, manifest)
+        rev = Revision(len(revs) + 1, status, manifest, description)
         revs.append(rev)
         return rev
 
@@ -77,17 +78,19 @@ class FakeHelm:
         if release.name in self.fail_upgrade:
             error, made = self.fail_upgrade[release.name]
             if made:
-                self._add(release.name, "failed", f"version: {self.versions.get(release.name, 'v?')}")
+                version = self.versions.get(release.name, "v?")
+                self._add(release.name, "failed", f"version: {version}", description)
             raise ToolError(error)
-        rev = self._add(release.name, "deployed", f"version: {self.versions.get(release.name, 'v1')}")
+        version = self.versions.get(release.name, "v1")
+        rev = self._add(release.name, "deployed", f"version: {version}", description)
         return Applied(rev.number, rev.manifest)
 
-    async def rollback(self, release: Release, revision: int) -> None:
+    async def rollback(self, release: Release, revision: int, *, description: str | None = None) -> None:
         await self._mutate("rollback", release.name)
         if release.name in self.fail_rollback:
             raise ToolError(self.fail_rollback[release.name])
         source = next(r for r in self.releases[release.name] if r.number == revision)
-        self._add(release.name, "deployed", source.manifest)
+        self._add(release.name, "deployed", source.manifest, description or "")
 
     async def uninstall(self, release: Release) -> None:
         await self._mutate("uninstall", release.name)
@@ -95,7 +98,9 @@ class FakeHelm:
 
     async def history(self, release: Release) -> list[HistoryEntry]:
         return [
-            HistoryEntry(r.number, r.status, f"{release.name}-1.0.0", "", "2026-01-01T00:00:00Z", "")
+            HistoryEntry(
+                r.number, r.status, f"{release.name}-1.0.0", "", "2026-01-01T00:00:00Z", r.description
+            )
             for r in self.releases.get(release.name, [])
         ]
 

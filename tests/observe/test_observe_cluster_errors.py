@@ -57,6 +57,7 @@ async def test_unreachable_cluster_fails_fast_with_the_context_and_server(tmp_pa
     assert err.value.message.startswith(
         "the Kubernetes cluster of context 'known' (https://127.0.0.1:1) is unreachable"
     )
+    assert err.value.message.endswith("(Connection refused): is the cluster up?"), err.value.message
     assert err.value.hint is not None and "kubectl --context known cluster-info" in err.value.hint
 
 

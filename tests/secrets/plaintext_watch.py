@@ -21,9 +21,16 @@ import pytest
 #
 # Preferred backend: fanotify on the whole filesystems that hold /tmp, /var/tmp, /dev/shm, $TMPDIR,
 # ~/.cache and the repository. Each FAN_CLOSE_WRITE event carries an open descriptor of the written
-# file, so its content is read even if the writer deletes the file right away: no race. Fallback
-# (fanotify needs CAP_SYS_ADMIN): inotify watches on those folders, which can miss a file that is
-# written and deleted faster than we can open it.
+# file, so its content is read even if the writer deletes the file right away: no race. It also names
+# the writer: a write counts unless its process is known not to be ours — alive, and without the
+# test's private TMPDIR in its environment (which every process the test starts inherits): other
+# test sessions on a shared machine write copies of the example's table of test values, and logs.
+# Fallback (fanotify needs CAP_SYS_ADMIN): inotify watches on those folders, which can miss a file
+# that is written and deleted faster than we can open it, and cannot tell who wrote it.
+#
+# In CI (`CI` set, as every CI service does, or GRIPCTL_TEST_WATCH=fanotify) there is no fallback: a
+# watch that cannot start fanotify fails the test, so that a CI machine without CAP_SYS_ADMIN cannot
+# quietly weaken the proof. GRIPCTL_TEST_WATCH=inotify exercises the fallback on purpose.
 
 _FAN_CLOEXEC, _FAN_NONBLOCK = 0x1, 0x2
 _FAN_MARK_ADD, _FAN_MARK_FILESYSTEM = 0x1, 0x100
@@ -56,6 +63,7 @@ class PlaintextWatch:
     canary: Path | None = None  # written right after start; must show up, or the watch is blind
     backend: str = ""  # "fanotify" or "inotify"
     written: set[Path] = field(default_factory=set)
+    foreign: set[Path] = field(default_factory=set)  # written only by processes known not to be ours
     snapshots: dict[Path, list[bytes]] = field(default_factory=dict)
     overflowed: bool = False
     _fd: int = -1
@@ -67,6 +75,12 @@ class PlaintextWatch:
         self._libc = ctypes.CDLL(None, use_errno=True)
         forced = os.environ.get("GRIPCTL_TEST_WATCH")  # "inotify" exercises the fallback here
         if forced == "inotify" or not self._start_fanotify():
+            if fanotify_required():
+                raise AssertionError(
+                    f"the no-plaintext watch must run on fanotify here ({_required_why()}), and "
+                    f"fanotify_init/mark failed (errno {ctypes.get_errno()}): give the test process "
+                    "CAP_SYS_ADMIN (e.g. a privileged container) rather than accept the inotify fallback"
+                )
             self._start_inotify()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -97,7 +111,7 @@ class PlaintextWatch:
     def _drain_fanotify(self, buf: bytes) -> None:
         offset = 0
         while offset + _FAN_EVENT.size <= len(buf):
-            length, _vers, _res, _mlen, mask, fd, _pid = _FAN_EVENT.unpack_from(buf, offset)
+            length, _vers, _res, _mlen, mask, fd, pid = _FAN_EVENT.unpack_from(buf, offset)
             offset += length
             if mask & _FAN_Q_OVERFLOW:
                 self.overflowed = True
@@ -106,12 +120,28 @@ class PlaintextWatch:
             try:
                 path = Path(os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)"))
                 if any(path.is_relative_to(root) for root in self.roots):
-                    self.written.add(path)
-                    self.snapshots.setdefault(path, []).append(os.pread(fd, _SNAPSHOT_LIMIT, 0))
+                    if self._not_ours(pid):
+                        if path not in self.written:
+                            self.foreign.add(path)
+                    else:
+                        self.written.add(path)
+                        self.foreign.discard(path)
+                        self.snapshots.setdefault(path, []).append(os.pread(fd, _SNAPSHOT_LIMIT, 0))
             except OSError:
                 pass
             finally:
                 os.close(fd)
+
+    def _not_ours(self, pid: int) -> bool:
+        """True only when we can tell: the writer is alive and did not inherit the test's TMPDIR."""
+        if pid == os.getpid():
+            return False
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return False  # gone already (or hidden): count the write
+        marks = {f"TMPDIR={self.private_tmp}".encode(), f"TMPDIR={os.environ.get('TMPDIR', '')}".encode()}
+        return not marks & set(environ.split(b"\0"))
 
     # inotify ----------------------------------------------------------------------------------------
 
@@ -212,6 +242,18 @@ class PlaintextWatch:
         in_private_tmp = sorted(str(p) for p in self.written if p.is_relative_to(self.private_tmp))
         assert not leaks, f"secret values were written to: {leaks}"
         assert not in_private_tmp, f"temp files were created during the deploy path: {in_private_tmp}"
+
+
+def fanotify_required() -> bool:
+    """In CI the proof must run on fanotify (see the comment at the top)."""
+    forced = os.environ.get("GRIPCTL_TEST_WATCH")
+    if forced == "inotify":
+        return False
+    return forced == "fanotify" or os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def _required_why() -> str:
+    return "GRIPCTL_TEST_WATCH=fanotify" if os.environ.get("GRIPCTL_TEST_WATCH") else "CI is set"
 
 
 def _watch_roots(extra: list[Path]) -> list[Path]:

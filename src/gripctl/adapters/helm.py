@@ -86,12 +86,20 @@ async def lint_async(chart: Path, values: Values) -> Completed:
 
 
 async def rollback(
-    name: str, namespace: str, target: KubeTarget, *, revision: int | None = None, timeout_seconds: int = 300
+    name: str,
+    namespace: str,
+    target: KubeTarget,
+    *,
+    revision: int | None = None,
+    timeout_seconds: int = 300,
+    description: str | None = None,
 ) -> Completed:
     """`helm rollback` to `revision` (default: the previous one)."""
     args = ["rollback", name]
     if revision is not None:
         args.append(str(revision))
+    if description:
+        args += ["--description", description[:256]]
     args += [
         "--namespace",
         namespace,

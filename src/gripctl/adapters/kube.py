@@ -4,6 +4,10 @@ Thin: objects travel as plain JSON dicts (camelCase, exactly what the API server
 say), so that the engine reads `status.readyReplicas` the same way in a manifest, a test or a watch.
 Blocking calls have `async` twins that run in a thread; watches run in threads and feed the event
 loop, resuming from the last resourceVersion with bounded server- and client-side timeouts.
+
+An API server that is briefly down (refused connections, 5xx) is ridden through: each call is retried
+with backoff for up to `outage_seconds` (adapters/retry.py), and a watch keeps reconnecting — resuming
+where it was, listing again when the server no longer knows that point — until it is stopped.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +29,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.kubeconfig import keep_kubeconfig_credentials_in_memory
+from gripctl.adapters.retry import TRANSIENT_STATUS, Backoff, retry_sync, unreachable
 from gripctl.errors import ClusterError
 
 Obj = dict[str, Any]
@@ -98,11 +104,22 @@ def _path(kind: str, namespace: str | None, name: str | None = None) -> str:
 keep_kubeconfig_credentials_in_memory()
 
 
-class Kube:
-    """One cluster (a KubeTarget's kubeconfig + context). Thread-safe: one ApiClient per thread."""
+def transient(exc: BaseException) -> bool:
+    """A failure of the API server being (briefly) unreachable or unable to serve, not of the request."""
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        return True
+    return isinstance(exc, k8s.ApiException) and exc.status in TRANSIENT_STATUS
 
-    def __init__(self, target: KubeTarget) -> None:
+
+class Kube:
+    """One cluster (a KubeTarget's kubeconfig + context). Thread-safe: one ApiClient per thread.
+
+    `outage_seconds`: how long a call is retried while the API server is unreachable (0: once).
+    """
+
+    def __init__(self, target: KubeTarget, *, outage_seconds: float = 0.0) -> None:
         self.target = target
+        self.outage_seconds = outage_seconds
         self._config = k8s.Configuration()
         try:
             k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
@@ -160,8 +177,10 @@ class Kube:
             data = raw.data
             raw.release_conn()
             reason = resp.reason
-            with contextlib.suppress(ValueError):
+            try:
                 reason = json.loads(data).get("message", reason)
+            except (ValueError, AttributeError):  # not a Status object: /readyz says what fails in text
+                reason = (data or b"").decode(errors="replace").strip()[:1000] or reason
             if resp.status == 409:
                 raise Conflict(reason)
             if resp.status == 410:
@@ -178,16 +197,23 @@ class Kube:
         body: Obj | None = None,
         timeout: float = 30.0,
         content_type: str = "application/json",
+        outage_seconds: float | None = None,
     ) -> Any:
+        started = time.monotonic()
         try:
-            resp = self._request(
-                method, path, query=query, body=body, timeout=timeout, content_type=content_type
+            resp = retry_sync(
+                lambda: self._request(
+                    method, path, query=query, body=body, timeout=timeout, content_type=content_type
+                ),
+                Backoff(self.outage_seconds if outage_seconds is None else outage_seconds),
+                transient,
             )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterError(
-                f"the Kubernetes API at {self.server} (context {self.target.context or '(current)'}) "
-                f"is unreachable: {exc}",
-                hint="is the cluster up? `gripctl sandbox status` for the sandbox, or check VPN/kubeconfig",
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            cause = f"HTTP {exc.status}: {exc.reason}" if isinstance(exc, k8s.ApiException) else str(exc)
+            raise unreachable(
+                self.server, self.target.context, cause[:300], time.monotonic() - started
             ) from None
         return json.loads(resp.data or b"null")
 
@@ -197,6 +223,27 @@ class Kube:
         """The API server's version; the cheapest 'is the cluster reachable' probe."""
         out: Obj = self._call("GET", "/version", timeout=5.0)
         return out
+
+    def unready(self, timeout: float = 5.0) -> str | None:
+        """Why the API server cannot serve (an API server whose etcd is stopped still answers, and its
+        watches just fall silent), or None: its `/readyz` checks, then one read that has to reach etcd
+        (a GET of one object is not served from the watch cache)."""
+        try:
+            resp = self._request("GET", "/readyz", query=[("verbose", "1")], timeout=timeout)
+            resp.release_conn()
+        except k8s.ApiException as exc:
+            return f"its /readyz says {exc.status}: {exc.reason}"
+        except Exception as exc:
+            return f"it did not answer /readyz: {exc}"
+        try:
+            resp = self._request("GET", _path("Namespace", None, "default"), timeout=timeout)
+            resp.release_conn()
+        except k8s.ApiException as exc:
+            if exc.status in TRANSIENT_STATUS:
+                return f"a read of its storage (etcd) failed: HTTP {exc.status}: {exc.reason}"
+        except Exception as exc:
+            return f"a read of its storage (etcd) got no answer within {timeout:.0f}s: {exc}"
+        return None
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         try:
@@ -237,13 +284,20 @@ class Kube:
         return out
 
     def delete(
-        self, kind: str, namespace: str | None, name: str, *, resource_version: str | None = None
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        resource_version: str | None = None,
+        outage_seconds: float | None = None,
     ) -> bool:
+        """Delete; False when it was not there. `outage_seconds` overrides the client's outage budget."""
         body: Obj | None = None
         if resource_version:
             body = {"preconditions": {"resourceVersion": resource_version}}
         try:
-            self._call("DELETE", _path(kind, namespace, name), body=body)
+            self._call("DELETE", _path(kind, namespace, name), body=body, outage_seconds=outage_seconds)
         except k8s.ApiException as exc:
             if exc.status == 404:
                 return False
@@ -391,6 +445,8 @@ class Informer:
 
     `on_change` is called on the event loop after every change, so verifiers re-evaluate at once
     instead of polling. The thread resumes from the last resourceVersion; on 410 Gone it lists again.
+    While the API server is unreachable it keeps trying (backoff capped at 3 s) until stopped:
+    `failing_since`/`last_error` say so meanwhile. A refusal (401/403/404...) stops it: `error`.
     """
 
     def __init__(
@@ -409,7 +465,9 @@ class Informer:
         self.store: dict[tuple[str, str], Obj] = {}
         self.by_namespace: dict[str, dict[str, Obj]] = {}  # the same objects, indexed for per-namespace reads
         self.synced = asyncio.Event()
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # a refusal that retrying cannot fix: stopped
+        self.failing_since: float | None = None  # time.monotonic() of the first failure in a row
+        self.last_error: BaseException | None = None
         self._stop = threading.Event()
         self._resp: Any = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{kind}", daemon=True)
@@ -453,6 +511,7 @@ class Informer:
 
     def _opened(self, resp: Any) -> None:
         self._resp = resp
+        self.failing_since = None  # the API server answers again
         if self._stop.is_set():
             self.stop()
 
@@ -463,6 +522,7 @@ class Informer:
             try:
                 if not rv:
                     items, rv = self.kube.list_objects(self.kind, self.namespace)
+                    self.failing_since = None
                     self.loop.call_soon_threadsafe(self._relist, items)
                 for etype, obj in self.kube.watch_stream(
                     self.kind, self.namespace, rv, timeout_seconds=self.watch_timeout, on_open=self._opened
@@ -477,11 +537,18 @@ class Informer:
                 rv = ""
             except RuntimeError:
                 return  # the event loop closed: the run is over
-            except Exception as exc:  # a dropped connection: retry a few times, then report
-                failures += 1
-                if failures > 5:
-                    self.error = exc
+            except Exception as exc:
+                if isinstance(exc, k8s.ApiException) and not transient(exc):
+                    self.error = exc  # refused (RBAC, a kind the server does not serve): no use retrying
                     return
+                # Anything else — a reset connection, a line cut in half, a 5xx — is the API server
+                # going away under the watch.
+                # The API server is down or restarting: keep trying until stopped; whoever waits on
+                # this cache decides how long that may last (a release's timeout).
+                failures += 1
+                self.last_error = exc
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 self._stop.wait(min(0.2 * 2**failures, 3.0))
 
 

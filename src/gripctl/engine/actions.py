@@ -9,12 +9,14 @@ closes it, because a revision only counts as succeeded once it is healthy.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 from gripctl.adapters.helm import HistoryEntry, Values
+from gripctl.adapters.retry import helm_transient
 from gripctl.engine.events import Emitter, EventKind, Phase
 from gripctl.engine.ports import ClusterPort, HelmPort
 from gripctl.engine.release import Goal, ReleaseRun
@@ -74,12 +76,19 @@ class ActionContext:
     def close_open(self, rr: ReleaseRun, outcome: ActionOutcome, error: str | None = None) -> None:
         """Complete the action that Verify (or an unexpected error) ends, if one is open."""
         if rr.open_action is not None:
-            self.finish(rr.open_action, outcome, rr.revision, error)
-            rr.open_action = None
+            # Until helm answered for it, the action made no revision anyone knows of.
+            self.finish(rr.open_action, outcome, rr.revision if rr.open_made else None, error)
+            rr.open_action, rr.open_made = None, False
 
 
 async def _held() -> None:
     return None
+
+
+def made_by(run_id: int) -> str:
+    """The description of every revision a run makes (helm's `--description`): `helm history` names the
+    run, and recovery tells which revisions a dead run made (`recover.made_revision`)."""
+    return f"gripctl run {run_id}"
 
 
 class Action(Protocol):
@@ -122,6 +131,7 @@ class _Apply:
         action_id = ctx.begin(
             rr, self.kind, rr.previous_good, plan.desired_chart_version, values_digest=plan.values_digest
         )
+        rr.open_action, rr.open_made = action_id, False  # whatever escapes closes it (drive)
         chart = (
             release.chart_path if release.chart_path.is_absolute() else ctx.platform.root / release.chart_path
         )
@@ -129,28 +139,55 @@ class _Apply:
             release.namespace
         )
         rr.changed = True
-        try:
-            applied = await ctx.helm.upgrade_install(
-                release,
-                chart,
-                helm_values(ctx.platform, release, rr.decrypted),
-                create_namespace=create_namespace,
-                description=f"gripctl run {ctx.run_id}",
-            )
-        except ToolError as exc:
-            error = mask(exc.message, rr.secret_values)
-            before, made = rr.revision, newest(await ctx.helm.history(release))
-            made_revision = made is not None and (before is None or made > before)
-            ctx.finish(action_id, ActionOutcome.failed, made if made_revision else None, error)
-            if not made_revision:  # a render error or a rejected object: the cluster is as it was
-                rr.changed = False
-                _fail(ctx, rr, f"helm {self.kind.value} failed, nothing changed: {error}")
+        deadline = time.monotonic() + release.timeout_seconds
+        while True:
+            try:
+                applied = await ctx.helm.upgrade_install(
+                    release,
+                    chart,
+                    helm_values(ctx.platform, release, rr.decrypted),
+                    create_namespace=create_namespace,
+                    description=made_by(ctx.run_id),
+                )
+                break
+            except ToolError as exc:
+                error = mask(exc.message, rr.secret_values)
+                entries = await ctx.helm.history(release)  # rides through the outage itself
+                latest = max(entries, key=lambda e: e.revision) if entries else None
+                before, made = rr.revision, latest.revision if latest else None
+                made_revision = made is not None and (before is None or made > before)
+                cut_off = helm_transient(exc.message)  # the API server went away under helm
+                if cut_off and not made_revision and time.monotonic() < deadline:
+                    ctx.note(
+                        rr,
+                        EventKind.note,
+                        f"helm could not reach the cluster, nothing changed: retrying ({error[:160]})",
+                    )
+                    await asyncio.sleep(1.0)
+                    continue
+                ctx.finish(action_id, ActionOutcome.failed, made if made_revision else None, error)
+                rr.open_action = None
+                if not made_revision:  # a render error or a rejected object: the cluster is as it was
+                    rr.changed = False
+                    _fail(ctx, rr, f"helm {self.kind.value} failed, nothing changed: {error}")
+                    return
+                if cut_off and latest is not None and latest.status.startswith("pending-"):
+                    # Cut off half-way: helm could not even record the outcome. Unlock it (back to the
+                    # revision before, or uninstalled), then the next step applies it again.
+                    rr.revision, rr.locked = made, True
+                    rr.plan = replace(rr.plan, helm_status=latest.status)
+                    ctx.note(
+                        rr,
+                        EventKind.note,
+                        f"helm {self.kind.value} was cut off by the cluster going away: revision {made} "
+                        f"is {latest.status}; unlocking it, then applying again",
+                    )
+                    return
+                rr.revision, rr.applied, rr.verified = made, True, False
+                _fail(ctx, rr, f"helm {self.kind.value} failed: {error}")
                 return
-            rr.revision, rr.applied, rr.verified = made, True, False
-            _fail(ctx, rr, f"helm {self.kind.value} failed: {error}")
-            return
         rr.revision, rr.manifest, rr.applied, rr.verified = applied.revision, applied.manifest, True, None
-        rr.open_action = action_id
+        rr.open_made = True  # Verify closes the action with this revision
         ctx.phase(rr, Phase.verifying, f"revision {rr.revision} applied; verifying", revision=rr.revision)
 
 
@@ -265,19 +302,21 @@ class Rollback:
         if manual:
             ctx.phase(rr, Phase.rolling_back, f"rolling back to revision {self.to}")
         action_id = ctx.begin(rr, ActionKind.rollback, rr.revision, None)
+        rr.open_action, rr.open_made = action_id, False  # whatever escapes closes it (drive)
         try:
-            await ctx.helm.rollback(release, self.to)
+            await ctx.helm.rollback(release, self.to, description=made_by(ctx.run_id))
             made = newest(await ctx.helm.history(release))
             manifest = await ctx.helm.manifest(release, made) if made is not None else ""
         except ToolError as exc:
             error = mask(exc.message, rr.secret_values)
             ctx.finish(action_id, ActionOutcome.failed, error=error)
+            rr.open_action = None
             rr.gave_up = True
             prefix = f"{rr.failure}; " if rr.failure else ""
             ctx.phase(rr, Phase.failed, f"{prefix}rollback to revision {self.to} failed: {error}")
             return
         rr.revision, rr.manifest, rr.verified, rr.changed = made, manifest, None, True
-        rr.open_action = action_id
+        rr.open_made = True  # Verify closes the action with this revision
         if manual:
             rr.applied = True
             ctx.phase(rr, Phase.verifying, f"revision {made} applied; verifying")
@@ -301,16 +340,19 @@ class Uninstall:
         _start_remediation(ctx, rr)
         rr.phase = Phase.rolling_back
         action_id = ctx.begin(rr, ActionKind.uninstall, rr.revision, None)
+        rr.open_action, rr.open_made = action_id, False  # whatever escapes closes it (drive)
         try:
             await ctx.helm.uninstall(rr.release)
         except ToolError as exc:
             error = mask(exc.message, rr.secret_values)
             ctx.finish(action_id, ActionOutcome.failed, error=error)
+            rr.open_action = None
             rr.gave_up = True
             prefix = f"{rr.failure}; " if rr.failure else ""
             ctx.phase(rr, Phase.failed, f"{prefix}uninstall failed too: {error}")
             return
         ctx.finish(action_id, ActionOutcome.succeeded)
+        rr.open_action = None
         rr.uninstalled, rr.changed, rr.revision, rr.verified = True, True, None, None
         if rr.goal is Goal.check:
             ctx.note(rr, EventKind.note, f"{rr.failure}; uninstalled" if rr.failure else "uninstalled")
@@ -331,22 +373,25 @@ class Unlock:
         status = rr.plan.helm_status or rr.plan.status.value
         ctx.phase(rr, Phase.unlocking, f"release is {status}: unlocking")
         action_id = ctx.begin(rr, ActionKind.unlock, None, None)
+        rr.open_action, rr.open_made = action_id, False  # whatever escapes closes it (drive)
         try:
             if rr.previous_good is None:
                 await ctx.helm.uninstall(release)
                 done = "uninstalled (its first install never completed)"
                 rr.revision = None
             else:
-                await ctx.helm.rollback(release, rr.previous_good)
+                await ctx.helm.rollback(release, rr.previous_good, description=made_by(ctx.run_id))
                 done = f"rolled back to revision {rr.previous_good}"
                 rr.revision = newest(await ctx.helm.history(release))
         except ToolError as exc:
             error = mask(exc.message, rr.secret_values)
             ctx.finish(action_id, ActionOutcome.failed, error=error)
+            rr.open_action = None
             rr.gave_up = True
             _fail(ctx, rr, f"unlocking the {status} release failed: {error}")
             return
         ctx.finish(action_id, ActionOutcome.succeeded, rr.revision)
+        rr.open_action = None
         rr.locked, rr.changed = False, True
         if rr.goal is Goal.check:  # an interrupted run's stuck release, now at its last good revision
             rr.restored = rr.previous_good is not None

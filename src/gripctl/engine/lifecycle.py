@@ -23,7 +23,7 @@ from gripctl.engine.locks import EnvLock
 from gripctl.engine.ports import HelmPort, LiveCluster
 from gripctl.engine.record import LedgerSink
 from gripctl.engine.verify import ClusterView
-from gripctl.errors import GripError
+from gripctl.errors import GripError, LockedError
 from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import CommitInfo, RunKind, RunOutcome
 from gripctl.model.types import Platform
@@ -75,6 +75,18 @@ def _wire(emitter: Emitter, platform: Platform, run_id: int, factories: Sequence
             emitter.add(sink)
 
 
+def _still_open(ledger: Ledger, run_id: int, env: str) -> None:
+    """After taking the lock: a run another run's recovery closed while it waited (a run on another
+    host that waited longer than a lease looks like a crashed one) must not act under a closed record."""
+    record = ledger.run(run_id)
+    if record is not None and record.outcome is not RunOutcome.running:
+        raise LockedError(
+            f"run {run_id} was closed ({record.outcome.value}: {record.error}) while it waited for the lock "
+            f"of environment {env!r}; it changed nothing",
+            hint="run the command again",
+        )
+
+
 @contextlib.asynccontextmanager
 async def recorded_run(
     world: World,
@@ -115,6 +127,7 @@ async def recorded_run(
     run: Run | None = None
     try:
         await lock.acquire(wait_lock)
+        _still_open(ledger, run_id, env)
         if view is None:
             view = ClusterView(world.kube)
             await view.start()

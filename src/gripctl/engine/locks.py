@@ -18,13 +18,24 @@ from dataclasses import dataclass
 
 from gripctl.adapters.kube import Conflict, Kube, Obj
 from gripctl.engine.events import Emitter, EventKind
-from gripctl.errors import LockedError, LockLostError
+from gripctl.errors import ClusterError, LockedError, LockLostError
 from gripctl.identity import actor
 from gripctl.ledger.store import Ledger
 from gripctl.timestamps import epoch, micro_time
 
 LEASE_NAMESPACE = "gripctl-system"
-LEASE_SECONDS = 15
+
+
+def _lease_seconds() -> int:
+    """15 s, or GRIPCTL_LEASE_SECONDS (at least 3): the chaos tests stop a run past its lease, and a
+    shorter lease keeps their wall time small. Takers read the duration from the Lease itself."""
+    try:
+        return max(3, int(os.environ.get("GRIPCTL_LEASE_SECONDS", "15")))
+    except ValueError:
+        return 15
+
+
+LEASE_SECONDS = _lease_seconds()
 
 
 def holder_identity(run_id: int, user: str | None = None) -> str:
@@ -142,6 +153,17 @@ class EnvLock:
             self._lease = self.kube.replace("Lease", LEASE_NAMESPACE, body)
             return True
         except Conflict:
+            # Retried through an outage, our own write may have landed before its answer was lost:
+            # the Lease then holds exactly what we wrote. Anything else: someone else wrote it.
+            now = self.kube.get("Lease", LEASE_NAMESPACE, self.name)
+            spec = (now or {}).get("spec") or {}
+            if (
+                now is not None
+                and spec.get("holderIdentity") == self.identity
+                and (spec.get("renewTime") == body["spec"]["renewTime"])
+            ):
+                self._lease = now
+                return True
             return False
 
     # -- the ledger lock ---------------------------------------------------------------------------
@@ -192,15 +214,23 @@ class EnvLock:
                 announced = True
             await asyncio.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         self._renewed = time.monotonic()
-        self.emitter.emit(EventKind.lock, f"locked environment {self.environment} as {self.identity}")
+        # `acquired` tells recovery this run held the lock (a run that never did changed nothing).
+        self.emitter.emit(
+            EventKind.lock, f"locked environment {self.environment} as {self.identity}", acquired=True
+        )
         self._heartbeat = asyncio.create_task(self._beat())
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(LEASE_SECONDS / 3)
-            await self._renew()
+            try:
+                await self._renew()
+            except Exception as exc:  # the next beat tries again; ensure_held judges the silence
+                self.emitter.emit(EventKind.lock, f"could not renew the environment lock: {exc}")
 
     async def _renew(self) -> bool:
+        """Renew both locks; False when lost. While the API server does not answer (the client rides
+        through an outage up to its budget), the lease is neither renewed nor lost: ClusterError."""
         async with self._renewing:  # the heartbeat and ensure_held must not race on resourceVersion
             if self._lost:
                 return False
@@ -221,7 +251,14 @@ class EnvLock:
         checked against the ledger and the cluster first, so a run continued after another took over
         changes nothing more."""
         if not self._lost and time.monotonic() - self._renewed > LEASE_SECONDS * 2 / 3:
-            await self._renew()
+            try:
+                await self._renew()
+            except ClusterError as exc:
+                raise ClusterError(
+                    f"run {self.run_id} could not renew its lock of environment {self.environment!r}: "
+                    f"{exc.message}; it stopped before changing anything more",
+                    hint=exc.hint,
+                ) from None
         if self._lost:
             raise LockLostError(
                 f"run {self.run_id} lost the lock of environment {self.environment!r}; it stopped "
@@ -245,6 +282,8 @@ class EnvLock:
                     LEASE_NAMESPACE,
                     self.name,
                     resource_version=self._lease["metadata"]["resourceVersion"],
+                    # A short wait at most: while the API server is down, the lease expires by itself.
+                    outage_seconds=min(self.kube.outage_seconds, 5.0),
                 )
         with contextlib.suppress(Exception):
             self.ledger.release_env_lock(self.environment, self.run_id)

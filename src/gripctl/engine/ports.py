@@ -9,18 +9,22 @@ ports.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from gripctl.adapters import helm, helmd
 from gripctl.adapters.helm import HistoryEntry, KubeTarget, Values
 from gripctl.adapters.kube import Kube
+from gripctl.adapters.retry import Backoff, helm_changed_nothing, helm_transient, retry_async, unreachable
 from gripctl.engine.signals import PrometheusWatch
 from gripctl.engine.verify import ClusterView, VerifyResult, verify_release
+from gripctl.errors import ToolError
 from gripctl.model.types import HttpCheck, Release
 
+T = TypeVar("T")
 PhaseCallback = Callable[[str, str], None]  # (phase, message): progress while verifying
 
 
@@ -39,7 +43,7 @@ class HelmPort(Protocol):
         self, release: Release, chart: Path, values: Values, *, create_namespace: bool, description: str
     ) -> Applied: ...
 
-    async def rollback(self, release: Release, revision: int) -> None: ...
+    async def rollback(self, release: Release, revision: int, *, description: str | None = None) -> None: ...
 
     async def uninstall(self, release: Release) -> None: ...
 
@@ -69,45 +73,90 @@ class ClusterPort(Protocol):
 
 
 class HelmCLI:
-    """`HelmPort` over the pinned `helm` binary."""
+    """`HelmPort` over the pinned `helm` binary.
 
-    def __init__(self, target: KubeTarget) -> None:
-        self.target = target
+    While the API server is unreachable (adapters/retry.py), a call is tried again with backoff for up
+    to the release's timeout: a read always, a change only when helm stopped at its reachability check
+    (it changed nothing). A change cut off half-way is for the action to judge (`_Apply`)."""
+
+    def __init__(self, target: KubeTarget, server: str = "") -> None:
+        self.target, self.server = target, server
+
+    async def _riding(self, release: Release, call: Callable[[], Awaitable[T]], *, read: bool) -> T:
+        def again(exc: BaseException) -> bool:
+            if not isinstance(exc, ToolError):
+                return False
+            return helm_transient(exc.message) if read else helm_changed_nothing(exc.message)
+
+        started = time.monotonic()
+        try:
+            return await retry_async(call, Backoff(release.timeout_seconds), again)
+        except ToolError as exc:
+            if not again(exc):
+                raise
+            gone = unreachable(
+                self.server or "(the kubeconfig's server)",
+                self.target.context,
+                exc.message.strip().splitlines()[-1][:300],
+                time.monotonic() - started,
+            )
+            raise ToolError(f"release {release.id}: {gone.message}", hint=gone.hint) from None
 
     async def upgrade_install(
         self, release: Release, chart: Path, values: Values, *, create_namespace: bool, description: str
     ) -> Applied:
-        record = await helm.upgrade_install_release(
-            release.name,
-            chart,
-            release.namespace,
-            values,
-            self.target,
-            timeout_seconds=release.timeout_seconds,
-            create_namespace=create_namespace,
-            description=description,
+        record = await self._riding(
+            release,
+            lambda: helm.upgrade_install_release(
+                release.name,
+                chart,
+                release.namespace,
+                values,
+                self.target,
+                timeout_seconds=release.timeout_seconds,
+                create_namespace=create_namespace,
+                description=description,
+            ),
+            read=False,
         )
         return Applied(int(record.get("version") or 0) or None, str(record.get("manifest") or ""))
 
-    async def rollback(self, release: Release, revision: int) -> None:
-        await helm.rollback(
-            release.name,
-            release.namespace,
-            self.target,
-            revision=revision,
-            timeout_seconds=release.timeout_seconds,
+    async def rollback(self, release: Release, revision: int, *, description: str | None = None) -> None:
+        await self._riding(
+            release,
+            lambda: helm.rollback(
+                release.name,
+                release.namespace,
+                self.target,
+                revision=revision,
+                timeout_seconds=release.timeout_seconds,
+                description=description,
+            ),
+            read=False,
         )
 
     async def uninstall(self, release: Release) -> None:
-        await helm.uninstall(
-            release.name, release.namespace, self.target, timeout_seconds=release.timeout_seconds
+        await self._riding(
+            release,
+            lambda: helm.uninstall(
+                release.name, release.namespace, self.target, timeout_seconds=release.timeout_seconds
+            ),
+            read=False,
         )
 
     async def history(self, release: Release) -> list[HistoryEntry]:
-        return await helmd.history(release.name, release.namespace, self.target, max_entries=50)
+        return await self._riding(
+            release,
+            lambda: helmd.history(release.name, release.namespace, self.target, max_entries=50),
+            read=True,
+        )
 
     async def manifest(self, release: Release, revision: int) -> str:
-        return await helmd.get_manifest(release.name, release.namespace, self.target, revision=revision)
+        return await self._riding(
+            release,
+            lambda: helmd.get_manifest(release.name, release.namespace, self.target, revision=revision),
+            read=True,
+        )
 
 
 class LiveCluster:

@@ -43,7 +43,8 @@ class ReleaseRun:
     failure: str | None = None  # why the goal failed; kept after a successful remediation
     gave_up: bool = False  # a remediation step itself failed: nothing more to try
     changed: bool = False  # helm made a revision (or uninstalled) in this run
-    open_action: int | None = None  # the ledger action that Verify completes
+    open_action: int | None = None  # the ledger action that Verify completes (or a crash fails)
+    open_made: bool = False  # helm answered for the open action: `revision` is what it made
     # Decrypted values (memory only) and the strings to mask in any message.
     decrypted: bytes | None = field(default=None, repr=False)
     secret_values: frozenset[str] = field(default_factory=frozenset, repr=False)

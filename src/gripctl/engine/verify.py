@@ -20,6 +20,7 @@ import httpx
 
 from gripctl import manifest
 from gripctl.adapters.kube import Informer, Kube, Obj
+from gripctl.adapters.retry import short_cause
 from gripctl.engine.signals import PrometheusWatch
 from gripctl.errors import ClusterError
 from gripctl.model.types import HttpCheck
@@ -248,6 +249,19 @@ class ClusterView:
         for inf in self.informers.values():
             inf.stop()
 
+    def outage(self) -> str | None:
+        """While the watches cannot reach the API server: for how long, and why (else None)."""
+        failing = [inf for inf in self.informers.values() if inf.failing_since is not None]
+        if not failing:
+            return None
+        since = min(inf.failing_since or 0.0 for inf in failing)
+        error = next((inf.last_error for inf in failing if inf.last_error is not None), None)
+        why = short_cause(str(error)) if error else "no answer"
+        return (
+            f"the Kubernetes API at {self.kube.server} has not answered the watches for "
+            f"{time.monotonic() - since:.0f}s ({why}); is the cluster up?"
+        )
+
     def _on_change(self, _etype: str, _obj: Obj) -> None:
         event, self._changed = self._changed, asyncio.Event()
         event.set()
@@ -377,6 +391,16 @@ class VerifyResult:
     reason: str = ""
     seconds: float = 0.0
     failed_at: float | None = None  # time.time() when the failure was seen (for detection latency)
+
+
+async def _not_serving(kube: Kube) -> str | None:
+    """When a verification times out: is it the API server that cannot serve (etcd stopped, say)?"""
+    unready = await asyncio.to_thread(kube.unready)
+    if unready is None:
+        return None
+    failing = [line.strip() for line in unready.splitlines() if line.strip().startswith("[-]")]
+    why = ", ".join(failing[:3]) if failing else unready.split(": ", 1)[0]
+    return f"the Kubernetes API at {kube.server} cannot serve ({why}); is the cluster up?"
 
 
 async def _last_events(kube: Kube, culprit: tuple[str, str, str] | None, count: int = 2) -> str:
@@ -528,6 +552,9 @@ async def _verify(
             on_phase("verifying", health.reason)
         now = time.monotonic()
         if now >= deadline:
+            outage = view.outage() or await _not_serving(kube)
+            if outage:  # what it looked like last is not why it timed out
+                return failed(f"timed out after {timeout_seconds:.0f}s: {outage}; last seen: {health.reason}")
             why = f"timed out after {timeout_seconds:.0f}s: {health.reason}"
             return failed(why + await _last_events(kube, health.culprit))
         await _wait(view, signals, min(deadline - now, 2.0))

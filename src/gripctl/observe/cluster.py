@@ -76,10 +76,13 @@ def _check(target: KubeTarget, timeout_seconds: float) -> str:
     try:
         info = client.VersionApi(api).get_code(_request_timeout=(timeout_seconds, timeout_seconds))
     except Exception as exc:  # urllib3/SSL/HTTP errors all mean the same thing to the operator
-        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        from gripctl.adapters.retry import short_cause
+
+        reason = short_cause(str(exc)) if str(exc) else type(exc).__name__
         raise ClusterError(
-            f"the Kubernetes cluster of context {wanted!r} ({cfg.host}) is unreachable: {reason}",
-            hint=f"is the cluster running? check with `kubectl --context {wanted} cluster-info`; "
+            f"the Kubernetes cluster of context {wanted!r} ({cfg.host}) is unreachable ({reason}): "
+            "is the cluster up?",
+            hint=f"check with `kubectl --context {wanted} cluster-info`; "
             "for the local sandbox run `gripctl sandbox up`",
         ) from None
     finally:

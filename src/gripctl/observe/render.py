@@ -10,6 +10,7 @@ merged here in memory to get the *user values* helm will record, so that they ca
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def _load_values_file(path: Path, root: Path, release: Release) -> dict[str, Any
             hint="create it, or remove it from the release's values in gripctl.yaml",
         )
     try:
-        data = yaml.safe_load(path.read_bytes())
+        data = yaml.safe_load_strict(path.read_bytes())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise ConfigError(
@@ -88,13 +89,45 @@ def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
         raise ConfigError(
             f"release {release.id}: {where} does not exist", hint="is chart_path the chart folder?"
         )
+    text = chart_yaml.read_bytes()
     try:
-        meta = yaml.safe_load(chart_yaml.read_bytes()) or {}
+        meta = yaml.safe_load_strict(text) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise ConfigError(
+            f"not valid YAML: {exc.problem}",
+            location=Location(where, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where} is not valid YAML: {exc}") from None
+        raise ConfigError(f"not valid YAML: {exc}", location=Location(where)) from None
     if not isinstance(meta, dict) or not meta.get("name") or not meta.get("version"):
         raise ConfigError(f"{where} needs `name` and `version`", location=Location(where, 1))
+    # helm's own checks of Chart.yaml, said here with the file and line (helm's words name neither).
+    if str(meta.get("apiVersion")) not in ("v1", "v2"):
+        raise ConfigError(
+            f"chart apiVersion {meta.get('apiVersion')!r} is not v1 or v2",
+            location=Location(where, _line_of(text, "apiVersion")),
+            hint="Helm 3 and 4 charts say `apiVersion: v2`",
+        )
+    if not _SEMVER.match(str(meta["version"])):
+        raise ConfigError(
+            f"chart version {meta['version']!r} is not a SemVer version",
+            location=Location(where, _line_of(text, "version")),
+            hint="helm requires versions such as 1.2.3 (https://semver.org)",
+        )
     return str(meta["name"]), str(meta["version"])
+
+
+# What helm accepts as a chart version (Masterminds/semver's loose form: "v" and missing parts allowed).
+_SEMVER = re.compile(r"^v?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def _line_of(text: bytes, key: str) -> int | None:
+    """The line of a top-level `key:` in a small YAML file."""
+    for number, line in enumerate(text.decode(errors="replace").splitlines(), 1):
+        if line.startswith(f"{key}:"):
+            return number
+    return None
 
 
 async def render_desired(

@@ -94,6 +94,11 @@ def decide_plan(
 
 async def plan(req: PlanRequest) -> PlanResult:
     platform = load(req.root, req.environment)
+    # Deploy refuses a broken `policies:` section (its checks gate the run): so does the plan of it,
+    # rather than show changes a deploy would not make.
+    from gripctl.validate.policy import load_policies
+
+    load_policies(platform)
     ref = req.selection.changed_since
     changed = changes_since([platform], ref) if ref else None
     ids = selected(platform, req.selection, changed=changed)

@@ -39,4 +39,8 @@ async def reach(platform: Platform) -> Cluster:
 
 
 def world(platform: Platform, ledger: Ledger, cluster: Cluster) -> World:
-    return World(platform, ledger, cluster.kube, cluster.target, HelmCLI(cluster.target))
+    """The adapters a run acts through. An API-server outage shorter than a release's timeout is
+    ridden through (adapters/retry.py): the API client's budget is the longest release timeout, helm's
+    each release's own."""
+    cluster.kube.outage_seconds = max((r.timeout_seconds for r in platform.releases.values()), default=60)
+    return World(platform, ledger, cluster.kube, cluster.target, HelmCLI(cluster.target, cluster.kube.server))

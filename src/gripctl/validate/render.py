@@ -19,6 +19,28 @@ from gripctl.model.types import Release
 from gripctl.validate.findings import Finding, Severity
 
 _LINT_LINE = re.compile(r"^\[(INFO|WARNING|ERROR)\] ([^:]*): ?(.*)$")
+# helm's words for a Chart.yaml field: `chart.metadata.version "x" is invalid`, `version 'x' is not ...`
+_CHART_FIELD = re.compile(r"\bchart\.metadata\.(\w+)|^(apiVersion|version|name)\b|\b(apiVersion)\b")
+
+
+def chart_yaml_position(chart_path: Path, message: str, root: Path) -> tuple[str, int] | None:
+    """(Chart.yaml, line) when helm's message is about a field of the chart's Chart.yaml: helm names
+    neither the file nor the line."""
+    match = _CHART_FIELD.search(message)
+    if match is None:
+        return None
+    key = next(g for g in match.groups() if g)
+    chart_yaml = chart_path / "Chart.yaml"
+    try:
+        lines = chart_yaml.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for number, text in enumerate(lines, 1):
+        if text.startswith(f"{key}:"):
+            return relative(chart_yaml, root), number
+    return None
+
+
 # `template: demo/templates/x.yaml:12:3: executing ...` or `parse error at (demo/templates/x.yaml:41)`
 _TEMPLATE_POS = re.compile(r"([\w.-]+/(?:charts/[\w.-]+/)*templates/[^\s:()]+):(\d+)")
 
@@ -123,6 +145,8 @@ def render_failure(
     if match := _TEMPLATE_POS.search(message):
         file = relative(template_path(release.chart_path, match.group(1)), root)
         line = int(match.group(2))
+    elif at := chart_yaml_position(release.chart_path, text, root):
+        file, line = at
     hint = "run `helm template` on the chart with the same values to see the full error"
     if secrets_note:
         hint += f"; note: {secrets_note}"
@@ -154,6 +178,8 @@ def parse_lint(output: str, charts: dict[str, Release], environment: str | None,
         if raw.startswith("\t") and last is not None:
             # helm continues a message on tab-indented lines
             last = last.with_(message=f"{last.message}; {raw.strip()}")
+            if last.line is None and (at := chart_yaml_position(current.chart_path, raw.strip(), root)):
+                last = last.with_(file=at[0], line=at[1])
             findings[-1] = last
             continue
         match = _LINT_LINE.match(raw)
@@ -167,6 +193,10 @@ def parse_lint(output: str, charts: dict[str, Release], environment: str | None,
         if pos := _TEMPLATE_POS.search(message):
             file = relative(template_path(current.chart_path, pos.group(1)), root)
             line = int(pos.group(2))
+        elif (file in (None, relative(current.chart_path, root)) or file.endswith("Chart.yaml")) and (
+            at := chart_yaml_position(current.chart_path, message, root)
+        ):
+            file, line = at
         if file is None:
             file = relative(current.chart_path, root)
         last = Finding(

@@ -62,13 +62,18 @@ class RunRecords(LedgerBase):
         error: str | None = None,
         *,
         durations: dict[str, float] | None = None,
-    ) -> None:
+    ) -> bool:
+        """Close the run with its outcome. A run is closed once: False (and nothing written) when it
+        was closed already — say, marked interrupted by the run that took over its expired lock, and
+        the stopped process, continued, comes to finish it."""
         outcome = RunOutcome(outcome)
         if outcome is RunOutcome.running:
             raise ValueError("finish_run needs a final outcome, not 'running'")
         now = self.clock()
         with self._tx() as s:
             row = self._get(s, t.Run, run_id, "run")
+            if row.outcome != RunOutcome.running.value:
+                return False
             row.finished_at = now
             row.outcome = outcome.value
             row.error = error
@@ -78,6 +83,7 @@ class RunRecords(LedgerBase):
             if _is_successful_deploy(row):
                 _stamp_recovered_failures(s, row)
                 _stamp_first_shipped_commits(s, row)
+        return True
 
     def runs(
         self,
@@ -276,13 +282,18 @@ class RunRecords(LedgerBase):
         outcome: ActionOutcome | str,
         to_revision: int | None = None,
         error: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Close an action with its outcome, once: False (nothing written) when it was closed already
+        (by the recovery of another run, see finish_run)."""
         with self._tx() as s:
             row = self._get(s, t.ReleaseAction, action_id, "release action")
+            if row.outcome not in (ActionOutcome.running.value, ActionOutcome.pending.value):
+                return False
             row.outcome = ActionOutcome(outcome).value
             row.finished_at = self.clock()
             row.to_revision = to_revision
             row.error = error
+        return True
 
     def succeeded_in(self, environment: str, release_id: str, chart_version: str, values_digest: str) -> bool:
         """Whether exactly this chart version with exactly these values (by digest) was installed or
