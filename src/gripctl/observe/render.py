@@ -10,6 +10,7 @@ merged here in memory to get the *user values* helm will record, so that they ca
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,15 @@ from gripctl.observe.types import DesiredRelease
 from gripctl.secrets.values import mask, merged_values, secret_leaves  # the secrets room owns both rules
 
 
+@functools.lru_cache(maxsize=16)
+def _resolved_root(root: Path) -> Path:
+    return root.resolve()  # one platform root per plan, asked for once per release and input
+
+
 def display_path(path: Path, root: Path) -> str:
     """A repository-relative path for messages and input names; absolute when outside the repository."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(_resolved_root(root)).as_posix()
     except ValueError:
         return str(path)
 
@@ -59,16 +65,17 @@ def _load_values_file(path: Path, root: Path, release: Release) -> dict[str, Any
 
 def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
     chart_yaml = chart / "Chart.yaml"
-    where = display_path(chart_yaml, root)
     if not chart_yaml.is_file():
         raise ConfigError(
-            f"release {release.id}: {where} does not exist", hint="is chart_path the chart folder?"
+            f"release {release.id}: {display_path(chart_yaml, root)} does not exist",
+            hint="is chart_path the chart folder?",
         )
     try:
         meta = yaml.safe_load(chart_yaml.read_bytes()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{display_path(chart_yaml, root)} is not valid YAML: {exc}") from None
     if not isinstance(meta, dict) or not meta.get("name") or not meta.get("version"):
+        where = display_path(chart_yaml, root)
         raise ConfigError(f"{where} needs `name` and `version`", location=Location(where, 1))
     return str(meta["name"]), str(meta["version"])
 
