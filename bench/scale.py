@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -65,6 +66,9 @@ class Row:
     helm_times: dict[str, float] = field(default_factory=dict)
     critical: float = 0.0
     work: float = 0.0
+    helm_cpu: float = 0.0  # mean CPU seconds of one `helm upgrade --install --wait` on the chain
+    cpu_bound: float = 0.0  # every release's helm CPU over the cores: no schedule beats it either
+    deploy_cpu: dict[str, float] = field(default_factory=dict)  # program -> CPU seconds, deploy from empty
     peaks: dict[str, float] = field(default_factory=dict)
     tree_peak: float = 0.0
     load: str = ""
@@ -79,8 +83,11 @@ def gripctl(root: Path, *args: str) -> list[str]:
     return [GRIPCTL, "-C", str(root), "-o", "json", *args]
 
 
-async def helm_install_seconds(platform: Platform, release_ids: list[str]) -> dict[str, float]:
-    """`helm upgrade --install --wait` of each release in turn (as bench/deploy.py's sequential pass)."""
+async def helm_install_seconds(
+    platform: Platform, release_ids: list[str], cpu: list[float] | None = None
+) -> dict[str, float]:
+    """`helm upgrade --install --wait` of each release in turn (as bench/deploy.py's sequential pass);
+    each one's CPU seconds are appended to `cpu`."""
     target = target_for(platform)
     times: dict[str, float] = {}
     for rid in release_ids:
@@ -94,8 +101,12 @@ async def helm_install_seconds(platform: Platform, release_ids: list[str]) -> di
             *values.args(), *target.args(),
         ]  # fmt: skip
         started = time.monotonic()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         await run_async("helm", args, stdin=values.stdin_yaml)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times[rid] = time.monotonic() - started
+        if cpu is not None:
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return times
 
 
@@ -115,6 +126,7 @@ def measure(row: Row, root: Path, environment: str, rounds: int, env: dict[str, 
     row.load = load()
     first = run_cli(gripctl(root, "deploy", "-e", environment), env=env, name="gripctl").check()
     row.deploy = first.seconds
+    row.deploy_cpu = {**first.cpu_by_program, "all": first.cpu_seconds}
     row.take(first)
     print(f"  {row.label}: deploy from empty {first.seconds:.1f}s ({row.load})", flush=True)
     for _ in range(rounds):
@@ -161,9 +173,12 @@ def bench_synthetic(n: int, tmp: Path, info: sandbox_adapter.SandboxInfo, args: 
         graph = Graph.from_platform(platform)
         row.chain = graph.critical_path({rid: 1.0 for rid in sp.ids})
         asyncio.run(uninstall(platform, row.chain))
-        row.helm_times = asyncio.run(helm_install_seconds(platform, row.chain))
+        cpu: list[float] = []
+        row.helm_times = asyncio.run(helm_install_seconds(platform, row.chain, cpu))
         row.critical = sum(row.helm_times.values())
         row.work = n * (row.critical / len(row.chain)) / args.concurrency
+        row.helm_cpu = sum(cpu) / len(cpu)
+        row.cpu_bound = n * row.helm_cpu / (os.cpu_count() or 1)
     finally:
         Kube(target_for(platform)).delete("Namespace", None, namespace)
     return row
@@ -181,10 +196,13 @@ def bench_example(tmp: Path, args: argparse.Namespace) -> Row:
     asyncio.run(uninstall(platform, ids))
     measure(row, copy, "staging", args.rounds, env)
     asyncio.run(uninstall(platform, ids))
-    row.helm_times = asyncio.run(helm_install_seconds(platform, ids))
+    cpu: list[float] = []
+    row.helm_times = asyncio.run(helm_install_seconds(platform, ids, cpu))
     row.chain = Graph.from_platform(platform).critical_path(row.helm_times)
     row.critical = sum(row.helm_times[r] for r in row.chain)
     row.work = sum(row.helm_times.values()) / concurrency
+    row.helm_cpu = sum(cpu) / len(cpu)
+    row.cpu_bound = sum(cpu) / (os.cpu_count() or 1)
     asyncio.run(uninstall(platform, ids))
     return row
 
@@ -211,11 +229,13 @@ def report(rows: list[Row]) -> None:
     print()
     for r in rows:
         peaks = ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(r.peaks.items(), key=lambda kv: -kv[1]))
-        bound = max(r.critical, r.work)
+        bound = max(r.critical, r.work, r.cpu_bound)
+        cpu = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(r.deploy_cpu.items(), key=lambda kv: -kv[1]))
         print(
             f"{r.label}: critical chain {len(r.chain)} releases, helm per release on it "
-            f"{min(r.helm_times.values()):.2f}-{max(r.helm_times.values()):.2f}s; "
-            f"deploy/max(crit, work) {r.deploy / bound:.2f}x; peaks: {peaks}; "
+            f"{min(r.helm_times.values()):.2f}-{max(r.helm_times.values()):.2f}s, {r.helm_cpu:.2f}s CPU each "
+            f"(all releases' helm CPU over the cores: {r.cpu_bound:.1f}s); "
+            f"deploy/max(crit, work, cpu) {r.deploy / bound:.2f}x; deploy CPU: {cpu}; peaks: {peaks}; "
             f"whole tree {r.tree_peak:.0f} MB; "
             f"{r.load}"
         )
