@@ -11,7 +11,7 @@ PYTEST := $(VENV)/bin/pytest
 TOOLBIN = $(shell scripts/toolchain.sh)
 BENCHBIN = $(shell scripts/toolchain.sh --bench)
 
-.PHONY: setup toolchain bench-toolchain venv postgres browser demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift bench-helmd bench-serve clean
+.PHONY: setup toolchain bench-toolchain venv postgres browser demo demo-down test test-unit test-cluster lint fmt bench bench-validate bench-deploy bench-metrics bench-drift bench-helmd bench-scale bench-helmfile bench-serve clean
 
 setup: toolchain venv  ## Build the pinned toolchain (cached) and the Python environment (locked).
 
@@ -60,7 +60,7 @@ fmt: venv
 	@$(VENV)/bin/ruff format src tests bench
 	@$(VENV)/bin/ruff check --fix src tests bench
 
-bench: bench-toolchain bench-validate bench-deploy bench-metrics bench-drift bench-helmd bench-serve  ## The benchmarks (bench/), with the benchmark-only tools.
+bench: bench-toolchain bench-validate bench-deploy bench-metrics bench-drift bench-helmd bench-scale bench-helmfile bench-serve  ## The benchmarks (bench/), with the benchmark-only tools.
 
 bench-validate: setup bench-toolchain
 	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/validate.py
@@ -76,6 +76,12 @@ bench-metrics: setup bench-toolchain postgres
 
 bench-helmd: setup bench-toolchain  ## observe's helm calls: a helm process per call vs gripctl-helmd (renders; reads, snapshot on the sandbox).
 	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/helmd.py
+
+bench-scale: setup bench-toolchain  ## gripctl's cost curve for 12/40/100/300 releases on the sandbox (issue 14's targets).
+	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/scale.py
+
+bench-helmfile: setup bench-toolchain  ## gripctl and helmfile side by side, whole CLI processes, on the sandbox.
+	@PATH="$(BENCHBIN):$$PATH" $(VENV)/bin/python bench/helmfile.py
 
 bench-serve: setup postgres  ## The server over a million deploys: page and API times (p95 < 200 ms), SSE latency.
 	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(VENV)/bin/python bench/serve.py

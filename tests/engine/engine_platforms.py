@@ -3,7 +3,8 @@
 
 A release's behaviour on the sandbox is driven by its chart values: `inject` sets the pod label
 `gripctl.dev/inject` (never-ready, crash, slow-ready), `version` changes the pod template (an upgrade),
-`replicas` the replica count.
+`replicas` the replica count, `headless` makes the Service headless (no cluster IP: the sandbox's
+Service IP range holds ~250 addresses, fewer than the benchmarks' 300-release platforms need).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ kind: Service
 metadata:
   name: {{ .Release.Name }}
 spec:
+  {{- if .Values.headless }}
+  clusterIP: None
+  {{- end }}
   selector: {app: {{ .Release.Name }}}
   ports: [{port: 80, targetPort: 8080}]
 {{- if .Values.hangingHook }}

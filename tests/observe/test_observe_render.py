@@ -72,6 +72,28 @@ async def test_missing_values_file_is_a_config_error_naming_it(tmp_path: Path) -
     assert "values file envs/test/nope.yaml of release 010-web does not exist" in err.value.message
 
 
+@pytest.mark.parametrize(
+    ("chart_yaml", "message"),
+    [
+        (None, "release 010-web: ops/helm/010-web/Chart.yaml does not exist"),
+        ("name: [oops\n", "ops/helm/010-web/Chart.yaml is not valid YAML"),
+        ("apiVersion: v2\nname: web\n", "ops/helm/010-web/Chart.yaml needs `name` and `version`"),
+    ],
+)
+async def test_a_broken_chart_yaml_is_a_config_error_naming_it_relative_to_the_root(
+    tmp_path: Path, chart_yaml: str | None, message: str
+) -> None:
+    platform = one_release_platform(tmp_path)
+    path = tmp_path / "ops/helm/010-web/Chart.yaml"
+    if chart_yaml is None:
+        path.unlink()
+    else:
+        path.write_text(chart_yaml)
+    with pytest.raises(ConfigError) as err:
+        await render_desired(platform, platform.release("010-web"))
+    assert message in err.value.message
+
+
 async def test_broken_values_yaml_points_at_the_line(tmp_path: Path) -> None:
     platform = one_release_platform(tmp_path, values={"envs/test/values.yaml": "replicas: 2\ntag: [oops\n"})
     with pytest.raises(ConfigError) as err:

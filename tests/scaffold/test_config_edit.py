@@ -44,7 +44,7 @@ def test_the_example_platform_file_gains_only_the_entry() -> None:
     ]
     data = yaml.safe_load(after)
     assert list(data["releases"])[-1] == "955-billing"
-    assert list(data) == list(yaml.safe_load(text))  # the sections keep their order: the entry went inside releases
+    assert list(data) == list(yaml.safe_load(text))  # sections keep their order: the entry is in releases
 
 
 @pytest.mark.parametrize(

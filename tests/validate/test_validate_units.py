@@ -171,3 +171,22 @@ def test_github_annotations_escape_and_skip_suppressed() -> None:
         "::error file=a%2Cb.yaml,line=3,title=render 010-a::bad: 100%25%0Asecond",
         "::notice title=image-scan::skipped",
     ]
+
+
+def test_lint_chunks_keep_every_slot_busy_and_no_helm_lint_holds_more_than_the_cap() -> None:
+    from gripctl.validate.runner import LINT_CHUNK, lint_chunks
+
+    def releases(n: int) -> list[Release]:
+        return [
+            Release(id=f"{100 + i}-r{i}", name=f"r{i}", namespace="n", chart_path=Path(f"r{i}"), order=i)
+            for i in range(n)
+        ]
+
+    for n, slots in ((1, 4), (7, 4), (100, 4), (300, 4), (300, 2)):
+        members = releases(n)
+        chunks = lint_chunks(members, slots)
+        assert [r for c in chunks for r in c] == members  # every release once, in order
+        assert max(len(c) for c in chunks) <= LINT_CHUNK
+        assert len(chunks) >= min(n, slots)
+    assert [len(c) for c in lint_chunks(releases(300), 4)] == [40] * 7 + [20]
+    assert [len(c) for c in lint_chunks(releases(10), 4)] == [3, 3, 3, 1]

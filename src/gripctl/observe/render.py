@@ -10,6 +10,7 @@ merged here in memory to get the *user values* helm will record, so that they ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,15 @@ from gripctl.observe.types import DesiredRelease
 from gripctl.secrets.values import mask, merged_values, secret_leaves  # the secrets room owns both rules
 
 
+@functools.lru_cache(maxsize=16)
+def _resolved_root(root: Path) -> Path:
+    return root.resolve()  # one platform root per plan, asked for once per release and input
+
+
 def display_path(path: Path, root: Path) -> str:
     """A repository-relative path for messages and input names; absolute when outside the repository."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(_resolved_root(root)).as_posix()
     except ValueError:
         return str(path)
 
@@ -84,10 +90,14 @@ def user_values(platform: Platform, release: Release, decrypted: bytes | None) -
 
 def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
     chart_yaml = chart / "Chart.yaml"
-    where = display_path(chart_yaml, root)
+
+    def where() -> str:  # only for an error message: resolving it per chart costs at 300 releases
+        return display_path(chart_yaml, root)
+
     if not chart_yaml.is_file():
         raise ConfigError(
-            f"release {release.id}: {where} does not exist", hint="is chart_path the chart folder?"
+            f"release {release.id}: {where()} does not exist",
+            hint="is chart_path the chart folder?",
         )
     text = chart_yaml.read_bytes()
     try:
@@ -96,23 +106,23 @@ def _chart_meta(chart: Path, root: Path, release: Release) -> tuple[str, str]:
         mark = exc.problem_mark
         raise ConfigError(
             f"not valid YAML: {exc.problem}",
-            location=Location(where, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
+            location=Location(where(), mark.line + 1 if mark else None, mark.column + 1 if mark else None),
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", location=Location(where)) from None
+        raise ConfigError(f"not valid YAML: {exc}", location=Location(where())) from None
     if not isinstance(meta, dict) or not meta.get("name") or not meta.get("version"):
-        raise ConfigError(f"{where} needs `name` and `version`", location=Location(where, 1))
+        raise ConfigError(f"{where()} needs `name` and `version`", location=Location(where(), 1))
     # helm's own checks of Chart.yaml, said here with the file and line (helm's words name neither).
     if str(meta.get("apiVersion")) not in ("v1", "v2"):
         raise ConfigError(
             f"chart apiVersion {meta.get('apiVersion')!r} is not v1 or v2",
-            location=Location(where, _line_of(text, "apiVersion")),
+            location=Location(where(), _line_of(text, "apiVersion")),
             hint="Helm 3 and 4 charts say `apiVersion: v2`",
         )
     if not _SEMVER.match(str(meta["version"])):
         raise ConfigError(
             f"chart version {meta['version']!r} is not a SemVer version",
-            location=Location(where, _line_of(text, "version")),
+            location=Location(where(), _line_of(text, "version")),
             hint="helm requires versions such as 1.2.3 (https://semver.org)",
         )
     return str(meta["name"]), str(meta["version"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -84,10 +85,30 @@ def normalised_yaml(obj: Mapping[str, Any]) -> str:
     )
 
 
+# A block scalar with "keep" chomping (`|+`, `>+`, `|2+`): its trailing blank lines are part of its value.
+_KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+")
+
+
+def same_text(live_manifest: str, desired_manifest: str) -> bool:
+    """Whether two manifests are certainly the same objects without parsing them: the same text, or
+    the same but for blank lines after the last document (`helm get manifest` prints the stored
+    manifest with two more newlines than `helm template` renders it). Such blank lines only matter at
+    the end of a keep-chomping block scalar; with one anywhere, the manifests are parsed instead.
+
+    Parsing both sides was most of a no-op plan's per-release cost."""
+    if live_manifest == desired_manifest:
+        return True
+    if _KEEP_CHOMPING.search(live_manifest) or _KEEP_CHOMPING.search(desired_manifest):
+        return False
+    return live_manifest.rstrip("\n") == desired_manifest.rstrip("\n")
+
+
 def diff_manifests(
     live_manifest: str, desired_manifest: str, namespace: str, secret_values: Iterable[str] = ()
 ) -> tuple[ObjectChange, ...]:
     """Objects added, changed and removed from live to desired, in a stable order, secrets masked."""
+    if same_text(live_manifest, desired_manifest):
+        return ()
     values = list(secret_values)
     live = manifest.by_key(live_manifest, namespace, what="the live manifest")
     desired = manifest.by_key(desired_manifest, namespace, what="the rendered manifest")

@@ -20,7 +20,7 @@ from gripctl.validate import schema
 from gripctl.validate.findings import DEFAULT_KUBE_VERSION, Finding, Severity
 from gripctl.validate.policy import load_policies
 from gripctl.validate.render import parse_lint, parse_manifest, relative
-from gripctl.validate.runner import default_concurrency
+from gripctl.validate.runner import default_concurrency, lint_chunks
 
 
 async def _lint(
@@ -68,7 +68,8 @@ async def predeploy_findings(platform: Platform, snap: Snapshot, release_ids: Se
                 stdin_yaml=snap.desired[first.id].decrypted,
                 set_values=dict(first.set_values),
             )
-            jobs.append(_lint(platform, members, values, kube_version, limit))
+            for chunk in lint_chunks(members, default_concurrency()):
+                jobs.append(_lint(platform, chunk, values, kube_version, limit))
     findings = [f for batch in await asyncio.gather(*jobs) for f in batch]
     if policies.enabled("schema"):
         env = platform.environment.name
