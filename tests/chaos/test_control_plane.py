@@ -13,7 +13,6 @@ away again, and the releases that must ride an outage through have a timeout tha
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import signal
 import subprocess
@@ -49,7 +48,7 @@ class ControlPlane:
 
     def __init__(self, name: str, info: SandboxInfo) -> None:
         self.name, self.info = name, info
-        self.pids = sandbox_adapter.cluster_dir(name) / "pids"  # type: ignore[call-arg]
+        self.pids = sandbox_adapter.cluster_dir(name) / "pids"
 
     def pid(self, component: str) -> int:
         return int((self.pids / f"{component}.pid").read_text().strip())
@@ -72,10 +71,10 @@ class ControlPlane:
         """Start every component that is not running, and wait until the cluster is ready."""
         env = {
             **os.environ,
-            "KWOK_WORKDIR": str(sandbox_adapter.kwok_workdir(self.name)),  # type: ignore[call-arg]
+            "KWOK_WORKDIR": str(sandbox_adapter.kwok_workdir(self.name)),
             "PATH": f"{Path(find_tool('kube-apiserver')).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
-        cluster = sandbox_adapter.cluster_name(self.name)  # type: ignore[call-arg]
+        cluster = sandbox_adapter.cluster_name(self.name)
         done = subprocess.run(
             [find_tool("kwokctl"), "--name", cluster, "start", "cluster", "--wait", "120s"],
             env=env,
@@ -115,14 +114,12 @@ def _state(pid: int) -> str:
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:
-    if "name" not in inspect.signature(sandbox_adapter.up).parameters:
-        pytest.skip("needs named sandboxes (`gripctl sandbox up --name`, from branch workflow)")
     name, holder = f"chaos{os.getpid() % 100000}", f"pytest-chaos-{os.getpid()}"
-    info = sandbox_adapter.up(name=name, holder=holder, nodes=1)  # type: ignore[call-arg]
+    info = sandbox_adapter.up(name=name, holder=holder, nodes=1)
     try:
         yield ControlPlane(name, info)
     finally:
-        sandbox_adapter.down(name=name, holder=holder)  # type: ignore[call-arg]
+        sandbox_adapter.down(name=name, holder=holder)
 
 
 @pytest.fixture
