@@ -114,7 +114,9 @@ def _state(pid: int) -> str:
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:
-    name, holder = f"chaos{os.getpid() % 100000}", f"pytest-chaos-{os.getpid()}"
+    # One name for every session: a session killed before its teardown leaves the cluster to the next
+    # one (which heals or recreates it) instead of a cluster per dead session.
+    name, holder = "chaos", f"pytest-chaos-{os.getpid()}"
     info = sandbox_adapter.up(name=name, holder=holder, nodes=1)
     try:
         yield ControlPlane(name, info)
