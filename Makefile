@@ -42,8 +42,14 @@ demo-down:
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down --name production
 	@PATH="$(TOOLBIN):$$PATH" $(GRIPCTL) sandbox down
 
+# Three test workers on two cores: most cluster tests wait on the cluster, not the CPU. Tests of one file
+# share a worker (module fixtures: the browser). The control-plane chaos tests run afterwards, alone.
+TEST_WORKERS ?= 3
+
 test: setup postgres browser lint  ## Everything: lint, unit, browser and cluster tests (starts the sandbox itself).
-	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" $(PYTEST) tests
+	@PATH="$(TOOLBIN):$$PATH" GRIPCTL_TEST_POSTGRES_URL="$$(scripts/postgres.sh url)" \
+		$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not control_plane" tests
+	@PATH="$(TOOLBIN):$$PATH" $(PYTEST) -m control_plane tests
 
 test-unit: setup  ## The tests that need no cluster (helm, sops and age are real; PostgreSQL cases skip).
 	@PATH="$(TOOLBIN):$$PATH" $(PYTEST) -m "not cluster" tests

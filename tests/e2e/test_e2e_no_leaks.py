@@ -68,7 +68,8 @@ def test_no_secret_in_outputs_or_ledger(webgrip: E2EPlatform) -> None:
     assert failing.returncode == 1, failing
     assert "rolled_back" in failing.stdout + failing.stderr, failing
     history = webgrip.helm_history("060-grafana-stack")
-    assert [e["status"] for e in history[-2:]] == ["failed", "deployed"], failing  # upgrade, rollback
+    assert [e["status"] for e in history[-2:]] == ["superseded", "deployed"], failing  # upgrade, rollback
+    assert history[-1]["description"] == history[-2]["description"], failing  # one run made both
 
     # 5. What an operator reads afterwards: the run list, and the failed run's timeline (text and JSON;
     # the other runs' timelines are in the ledger dump below).
