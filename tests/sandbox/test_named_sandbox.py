@@ -82,7 +82,7 @@ def test_two_sandboxes_side_by_side(home: Path, tmp_path: Path) -> None:
     down = _gripctl("sandbox", "down", "--name", "two")
     assert down.returncode == 0 and down.stdout.strip() == "sandbox two stopped and removed"
     assert sandbox.info("two") is None and sandbox.info() == first  # the first one runs on
-    assert not (home / "named" / "two" / "kwok").exists()
+    assert not (home / "named" / "two").exists()  # its folder, kwok workdir and all
     assert _processes_mentioning(str(home / "named" / "two")) == []
     contexts = {c["name"] for c in yaml.safe_load((tmp_path / "kube" / "config").read_text())["contexts"]}
     assert contexts == {"gripctl-sandbox"}

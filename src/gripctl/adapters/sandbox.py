@@ -596,6 +596,9 @@ def _teardown(name: str | None) -> None:
     shutil.rmtree(_holders_dir(name), ignore_errors=True)
     for path in (standalone_kubeconfig(name), _state_file(name)):
         path.unlink(missing_ok=True)
+    if name is not None:  # a named sandbox's folder goes too, once empty
+        with contextlib.suppress(OSError):
+            sandbox_dir(name).rmdir()
 
 
 def _kill_leftover_processes(name: str | None) -> None:
