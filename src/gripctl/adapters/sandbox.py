@@ -602,12 +602,29 @@ def _teardown(name: str | None) -> None:
 
 
 def _kill_leftover_processes(name: str | None) -> None:
-    """kwokctl records each component's pid in <cluster>/pids/*.pid; kill any that survived `delete`."""
-    for pid_file in (cluster_dir(name) / "pids").glob("*.pid"):
-        with contextlib.suppress(ValueError, OSError):
-            pid = int(pid_file.read_text().strip())
-            if _is_ours(pid, name):
+    """Kill whatever survived `kwokctl delete`: the pids kwokctl recorded (<cluster>/pids/*.pid), and
+    any process running from this sandbox's workdir. The second catches a component kwokctl was still
+    starting when a failed `create` was torn down (it has no pid file yet); a few passes, since such a
+    process can appear just after a pass."""
+    for attempt in range(20):
+        pids = set(_processes_of(name))
+        for pid_file in (cluster_dir(name) / "pids").glob("*.pid"):
+            with contextlib.suppress(ValueError, OSError):
+                pids.add(int(pid_file.read_text().strip()))
+        ours = [pid for pid in pids if pid != os.getpid() and _is_ours(pid, name)]
+        if not ours and attempt >= 2:
+            return
+        for pid in ours:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def _processes_of(name: str | None) -> Iterator[int]:
+    """Pids of the processes whose command line names this sandbox's workdir."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _is_ours(int(entry.name), name):
+            yield int(entry.name)
 
 
 def _dead_components(name: str | None) -> list[str]:
