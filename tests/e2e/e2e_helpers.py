@@ -30,6 +30,11 @@ from gripctl.adapters.toolchain import find_tool
 REPO = Path(__file__).resolve().parents[2]
 WEBGRIP = REPO / "examples" / "webgrip"
 TEST_KEY = WEBGRIP / "keys" / "test-only.agekey"
+# Commands that take the environment's lock. Every copy names its environments staging and production,
+# and the lock's Lease is the cluster's (one per environment name, as for two clones of one repository):
+# copies deployed by concurrent test workers wait for each other instead of failing with exit 75.
+LOCKING = {"deploy", "apply", "rollback", "recover", "unlock"}
+
 # Releases whose objects all live in their own namespace or are named after the Helm release.
 SAFE_RELEASES = ("005-tainters", "007-cluster-monitoring", "060-grafana-stack", "950-example-services")
 GRAFANA_SUBSET = ("--only", "060-grafana-stack", "--include-needs")
@@ -106,6 +111,8 @@ class E2EPlatform:
     # -- running gripctl ---------------------------------------------------------------------------
 
     def gripctl(self, *args: str, timeout: float = 300) -> Run:
+        if LOCKING & set(args) and "--wait-lock" not in args:
+            args = (*args, "--wait-lock", "180")
         env = {**os.environ, "SOPS_AGE_KEY_FILE": str(self.root / "keys" / "test-only.agekey"), **self.env}
         env.pop("GRIPCTL_DATABASE_URL", None)  # the copy's own ledger (gripctl.yaml ledger.url)
         env["GRIPCTL_TOOLCHAIN_BIN"] = env.get("GRIPCTL_TOOLCHAIN_BIN") or str(Path(find_tool("helm")).parent)
