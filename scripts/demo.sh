@@ -74,8 +74,11 @@ if ! "${promote[@]}" 2> >(tee "$work/deploy.err" >&2); then
 fi
 
 step "Status of both environments"
-"$gripctl" -C "$platform" status -e staging
-"$gripctl" -C "$platform" status -e production
+for env in staging production; do
+  printf '\n%s:\n' "$env"
+  "$gripctl" -C "$platform" status -e "$env"
+done
+printf '\nthe runs in the ledger:\n'
 "$gripctl" -C "$platform" runs
 
 step "DORA metrics from the ledger"
