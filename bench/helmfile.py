@@ -124,7 +124,14 @@ async def left_behind(case: Case, before: dict[str, int]) -> str:
     history = await helm.history(crash.name, crash.namespace, target)
     latest = max(history, key=lambda e: e.revision) if history else None
     running = [e for e in history if e.status == "deployed"]
-    rolled_back = bool(latest and latest.status == "deployed" and "rollback" in latest.description.lower())
+    # Rolled back: the failed run made revisions, and the one running now has the manifest that ran before
+    # it (descriptions differ: helm writes "Rollback to N", gripctl names its run).
+    rolled_back = False
+    previous = before.get(case.crash_id, 0)
+    if latest and latest.status == "deployed" and previous and latest.revision > previous + 1:
+        rolled_back = await helm.get_manifest(
+            crash.name, crash.namespace, target, revision=latest.revision
+        ) == await helm.get_manifest(crash.name, crash.namespace, target, revision=previous)
     crash_state = f"{latest.status} r{latest.revision}" if latest else "absent"
     dep_history = await helm.history(dependent.name, dependent.namespace, target)
     dep_revision = max((e.revision for e in dep_history), default=0)
