@@ -43,6 +43,7 @@ def test_secret_changed_after_planning_is_not_deployed(
                 environment="staging",
                 selection=Selection(only=("060-grafana-stack-secrets",)),
                 on_plan=change_secret_after_planning,
+                wait_lock=180,  # the staging Lease is shared with the e2e copies on other test workers
             )
         )
     )
