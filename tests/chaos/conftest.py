@@ -5,7 +5,6 @@ environment each, so nothing here disturbs another session), and every test mark
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "secrets"))
 
-from engine_platforms import SynthPlatform, make_platform
-
-from gripctl.adapters.sandbox import SandboxInfo
+from synth_fixture import synth
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -25,18 +22,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.chaos)
 
 
-@pytest.fixture
-def synth(tmp_path: Path, sandbox: SandboxInfo, namespace: str) -> Callable[..., SynthPlatform]:
-    def build(needs: dict[str, list[str]], **kw: object) -> SynthPlatform:
-        root = tmp_path / "repo"
-        root.mkdir(exist_ok=True)
-        return make_platform(
-            root,
-            namespace=namespace,
-            kubeconfig=sandbox.kubeconfig,
-            context=sandbox.context,
-            needs=needs,
-            **kw,
-        )  # type: ignore[arg-type]
-
-    return build
+__all__ = ["synth"]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from engine_platforms import SynthPlatform, make_platform
+from engine_platforms import SynthPlatform
 
 from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget
@@ -34,23 +34,6 @@ from gripctl.service.deploy import Deployment, DeployRequest, RollbackRequest, d
 from gripctl.service.status import StatusRequest, status
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def synth(tmp_path: Path, sandbox: SandboxInfo, namespace: str) -> Callable[..., SynthPlatform]:
-    def build(needs: dict[str, list[str]], **kw: object) -> SynthPlatform:
-        root = tmp_path / "repo"
-        root.mkdir(exist_ok=True)
-        return make_platform(
-            root,
-            namespace=namespace,
-            kubeconfig=sandbox.kubeconfig,
-            context=sandbox.context,
-            needs=needs,
-            **kw,
-        )  # type: ignore[arg-type]
-
-    return build
 
 
 def ledger_of(sp: SynthPlatform) -> Ledger:

@@ -13,36 +13,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from engine_platforms import SynthPlatform, make_platform
+from engine_platforms import SynthPlatform
 
 from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget
-from gripctl.adapters.sandbox import SandboxInfo
 from gripctl.adapters.toolchain import find_tool
 from gripctl.ledger import open_ledger
 from gripctl.ledger.store import Ledger
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def synth(tmp_path: Path, sandbox: SandboxInfo, namespace: str) -> Callable[..., SynthPlatform]:
-    def build(needs: dict[str, list[str]], **kw: object) -> SynthPlatform:
-        root = tmp_path / "repo"
-        root.mkdir(exist_ok=True)
-        return make_platform(
-            root,
-            namespace=namespace,
-            kubeconfig=sandbox.kubeconfig,
-            context=sandbox.context,
-            needs=needs,
-            **kw,
-        )  # type: ignore[arg-type]
-
-    return build
 
 
 def gripctl(sp: SynthPlatform, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_platforms import SynthPlatform, make_platform
+from engine_platforms import SynthPlatform
 
 from gripctl.adapters import helm
 from gripctl.adapters.helm import KubeTarget
@@ -67,23 +67,6 @@ def exporter() -> Iterator[Exporter]:
         yield e
     finally:
         e.close()
-
-
-@pytest.fixture
-def synth(tmp_path: Path, sandbox: SandboxInfo, namespace: str) -> Callable[..., SynthPlatform]:
-    def build(needs: dict[str, list[str]], **kw: Any) -> SynthPlatform:
-        root = tmp_path / "repo"
-        root.mkdir(exist_ok=True)
-        return make_platform(
-            root,
-            namespace=namespace,
-            kubeconfig=sandbox.kubeconfig,
-            context=sandbox.context,
-            needs=needs,
-            **kw,
-        )
-
-    return build
 
 
 ERRORS = {"prometheus": [{"query": "max(app_errors_total)", "max": 0, "for": "2s", "name": "app errors"}]}
