@@ -325,3 +325,28 @@ class MutationWatch:
         for t in self._threads:
             t.join(timeout=30)
         return list(self.seen)
+
+
+def deploy_cli(sp: SynthPlatform) -> subprocess.Popen[str]:
+    """`gripctl deploy` of `sp` as a separate CLI process, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), "deploy", "-e", sp.environment],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def when(proc: subprocess.Popen[str], sp: SynthPlatform, ready: Callable[[Ledger], bool]) -> None:
+    """Wait until `ready` holds for the run `proc` started (a newer run than any before it)."""
+    led = ledger_when_exists(sp)
+    before = led.runs(limit=1)[0].id if led is not None and led.runs(limit=1) else 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the deploy ended (exit {proc.returncode}) too early"
+        led = ledger_when_exists(sp)
+        newest = led.runs(limit=1) if led is not None else []
+        if led is not None and newest and newest[0].id > before and ready(led):
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail("the moment for the fault never came")

@@ -12,8 +12,6 @@ In every case the ledger matches helm afterwards.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,18 +21,18 @@ from apiproxy import ApiProxy
 from chaos_helpers import (
     action_running,
     assert_ledger_matches_helm,
+    deploy_cli,
     deployed_version,
     history,
     ledger_of,
-    ledger_when_exists,
     phase_seen,
+    when,
 )
 from engine_platforms import SynthPlatform, make_platform
 
 from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.kube import Kube
 from gripctl.adapters.sandbox import SandboxInfo
-from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import ActionKind, RunOutcome
 
 
@@ -63,30 +61,6 @@ def proxied(
         )  # type: ignore[arg-type]
 
     return build
-
-
-def deploy_cli(sp: SynthPlatform) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), "deploy", "-e", sp.environment],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-async def when(proc: subprocess.Popen[str], sp: SynthPlatform, ready: Callable[[Ledger], bool]) -> None:
-    """Wait until `ready` holds for the run `proc` started (a newer run than any before it)."""
-    led = ledger_when_exists(sp)
-    before = led.runs(limit=1)[0].id if led is not None and led.runs(limit=1) else 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the deploy ended (exit {proc.returncode}) before the outage"
-        led = ledger_when_exists(sp)
-        newest = led.runs(limit=1) if led is not None else []
-        if led is not None and newest and newest[0].id > before and ready(led):
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail("the moment for the outage never came")
 
 
 async def test_api_down_when_the_deploy_starts_fails_cleanly_and_the_next_one_completes(

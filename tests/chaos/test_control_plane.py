@@ -16,7 +16,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,11 +23,12 @@ from pathlib import Path
 import pytest
 from chaos_helpers import (
     assert_ledger_matches_helm,
+    deploy_cli,
     deployed_version,
     history,
     ledger_of,
-    ledger_when_exists,
     phase_seen,
+    when,
 )
 from engine_platforms import SynthPlatform, make_platform
 
@@ -37,7 +37,6 @@ from gripctl.adapters.helm import KubeTarget
 from gripctl.adapters.kube import Kube
 from gripctl.adapters.sandbox import SandboxInfo
 from gripctl.adapters.toolchain import find_tool
-from gripctl.ledger.store import Ledger
 from gripctl.ledger.types import RunOutcome
 
 # control_plane: `make test` runs these after the rest, alone: a restarted control plane resumes its
@@ -152,34 +151,10 @@ def target(cp: ControlPlane) -> KubeTarget:
     return KubeTarget(cp.info.context, cp.info.kubeconfig)
 
 
-def deploy_cli(sp: SynthPlatform) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gripctl.cli.app", "-C", str(sp.root), "deploy", "-e", sp.environment],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def deployed(sp: SynthPlatform) -> None:
     done = deploy_cli(sp)
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, out + err
-
-
-async def when(proc: subprocess.Popen[str], sp: SynthPlatform, ready: Callable[[Ledger], bool]) -> None:
-    """Wait until `ready` holds for the run `proc` started."""
-    led = ledger_when_exists(sp)
-    before = led.runs(limit=1)[0].id if led is not None and led.runs(limit=1) else 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the deploy ended (exit {proc.returncode}) too early"
-        led = ledger_when_exists(sp)
-        newest = led.runs(limit=1) if led is not None else []
-        if led is not None and newest and newest[0].id > before and ready(led):
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail("the moment never came")
 
 
 async def test_kube_apiserver_down_when_the_deploy_starts(
