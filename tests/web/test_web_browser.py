@@ -81,6 +81,25 @@ def synth(tmp_path: Path, sandbox: SandboxInfo, namespace: str) -> SynthPlatform
     )  # fmt: skip
 
 
+def wait_run_ended(page: Any, root: Path, run_id: int, *, timeout_ms: int) -> None:
+    """Wait until the run page shows an outcome; when it does not, say what the run and the page saw."""
+    try:
+        page.wait_for_function(
+            "() => document.querySelector('#outcome .pill').dataset.state !== 'running'", timeout=timeout_ms
+        )
+    except Exception:
+        rec = ledger_of(root).run(run_id)
+        assert rec is not None
+        raise AssertionError(
+            f"{rec.outcome} {rec.error} "
+            + "\n".join(f"{e.id} {e.kind} {e.release_id} {e.message}" for e in rec.events)
+            + "\nreceived: "
+            + str(page.evaluate("window.gripctlReceived"))
+            + "\nstreaming: "
+            + str(page.get_attribute("#run", "data-streaming"))
+        ) from None
+
+
 def test_the_team_flow(synth: SynthPlatform, browser: Any, tmp_path: Path) -> None:
     shot = Shots(tmp_path / "screenshots")
     prod, staging = synth.production, synth.environment
@@ -139,21 +158,7 @@ def test_the_team_flow(synth: SynthPlatform, browser: Any, tmp_path: Path) -> No
         shot(bob_page, "run-live")
         wait_states(bob_page, {"010-a": "healthy", "020-b": "healthy", "020-c": "healthy"})
         assert bob_page.evaluate("window.gripctlReceived.length") > 0  # the page moved by the stream
-        try:
-            bob_page.wait_for_function(
-                "() => document.querySelector('#outcome .pill').dataset.state !== 'running'", timeout=60_000
-            )
-        except Exception:
-            rec = ledger_of(synth.root).run(run_id)
-            assert rec is not None
-            raise AssertionError(
-                f"{rec.outcome} {rec.error} "
-                + "\n".join(f"{e.id} {e.kind} {e.message}" for e in rec.events)
-                + "\nreceived: "
-                + str(bob_page.evaluate("window.gripctlReceived"))
-                + "\nstreaming: "
-                + str(bob_page.get_attribute("#run", "data-streaming"))
-            ) from None
+        wait_run_ended(bob_page, synth.root, run_id, timeout_ms=60_000)
         shot(bob_page, "run-healthy")
         run = ledger_of(synth.root).run(run_id)
         assert run is not None and run.outcome is RunOutcome.succeeded and run.actor == "alice", run
@@ -169,21 +174,7 @@ def test_the_team_flow(synth: SynthPlatform, browser: Any, tmp_path: Path) -> No
         wait_states(page, {"010-a": "healthy", "020-b": "healthy", "020-c": "rolled-back"})
         reason = page.inner_text('.release-card[data-release="020-c"] .rreason')
         assert "not ready" in reason.lower() or "never" in reason.lower() or "ready" in reason.lower(), reason
-        try:
-            page.wait_for_function(
-                "() => document.querySelector('#outcome .pill').dataset.state !== 'running'", timeout=120_000
-            )
-        except Exception:
-            rec = ledger_of(synth.root).run(failed_run)
-            assert rec is not None
-            raise AssertionError(
-                f"{rec.outcome} {rec.error} "
-                + "\n".join(f"{e.id} {e.kind} {e.release_id} {e.message}" for e in rec.events)
-                + "\nreceived: "
-                + str(page.evaluate("window.gripctlReceived"))
-                + "\nstreaming: "
-                + str(page.get_attribute("#run", "data-streaming"))
-            ) from None
+        wait_run_ended(page, synth.root, failed_run, timeout_ms=120_000)
         shot(page, "run-rolled-back")
 
         # The overview: releases in graph order with revision, health, drift, last run and who ran it.
