@@ -602,16 +602,12 @@ def _teardown(name: str | None) -> None:
 
 
 def _kill_leftover_processes(name: str | None) -> None:
-    """Kill whatever survived `kwokctl delete`: the pids kwokctl recorded (<cluster>/pids/*.pid), and
-    any process running from this sandbox's workdir. The second catches a component kwokctl was still
-    starting when a failed `create` was torn down (it has no pid file yet); a few passes, since such a
-    process can appear just after a pass."""
+    """Kill whatever survived `kwokctl delete`: every process running from this sandbox's workdir, not
+    only those in kwokctl's pid files (<cluster>/pids/*.pid), which miss a component kwokctl was still
+    starting when a failed `create` was torn down. A few passes, since such a process can appear just
+    after a pass."""
     for attempt in range(20):
-        pids = set(_processes_of(name))
-        for pid_file in (cluster_dir(name) / "pids").glob("*.pid"):
-            with contextlib.suppress(ValueError, OSError):
-                pids.add(int(pid_file.read_text().strip()))
-        ours = [pid for pid in pids if pid != os.getpid() and _is_ours(pid, name)]
+        ours = [pid for pid in _processes_of(name) if pid != os.getpid()]
         if not ours and attempt >= 2:
             return
         for pid in ours:
