@@ -150,7 +150,8 @@ component_key() {
   {
     echo "builder=$BUILDER component=$1"
     printf '%s\n' "${pkgs[@]}" "$ldflags" "$requires"
-    [[ ! -f $root/tools/$1/go.mod ]] || cat "$root/tools/$1/go.mod" "$root/tools/$1/go.sum"
+    # A wrapper module's own Go sources (gripctl-helmd's operations) are part of what gets built.
+    [[ ! -f $root/tools/$1/go.mod ]] || cat "$root/tools/$1/go.mod" "$root/tools/$1/go.sum" "$root/tools/$1/"*.go
     echo "$GOVERSION $GOOS $GOARCH"
   } | sha256sum | cut -c1-16
 }
@@ -307,7 +308,8 @@ main() {
   local key
   key=$({
     echo "set=$set ${components[*]}"
-    cat "${BASH_SOURCE[0]}" "$root/tools/versions.env" "$root"/tools/*/go.mod "$root"/tools/*/go.sum
+    cat "${BASH_SOURCE[0]}" "$root/tools/versions.env" "$root"/tools/*/go.mod "$root"/tools/*/go.sum \
+      "$root"/tools/*/*.go
     echo "$GOVERSION $GOOS $GOARCH"
   } | sha256sum | cut -c1-16)
 
