@@ -12,15 +12,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"syscall"
 
 	// The helm binary's imports (cmd/helm/helm.go), blank where unused: the same packages, so the same
 	// package initialisation (API groups registered before Helm's default capabilities are computed,
@@ -57,6 +61,15 @@ type request struct {
 	// list: the state filters (`--deployed`, `--failed`, ...) by name, and `--all-namespaces`.
 	States        []string `json:"states,omitempty"`
 	AllNamespaces bool     `json:"all_namespaces,omitempty"`
+
+	// upgrade: the flags of `helm upgrade` besides the chart, its values and the cluster (upgrade.go).
+	Upgrade upgradeFlags `json:"upgrade"`
+
+	// cancel: the id of the request to stop, as SIGTERM stops a `helm` process (its context ends).
+	Request json.RawMessage `json:"request,omitempty"`
+
+	// What the operation's action logs, as `helm` prints it on stderr (see requestLogger).
+	log syncBuffer
 }
 
 // response is the outcome of one request: what `helm` would have printed on stdout, or its error
@@ -65,6 +78,7 @@ type response struct {
 	ID     json.RawMessage `json:"id"`
 	Stdout string          `json:"stdout"`
 	Error  string          `json:"error,omitempty"`
+	Log    string          `json:"log,omitempty"` // helm's log lines on stderr before "Error: "
 	Exit   int             `json:"exit"`
 }
 
@@ -117,6 +131,18 @@ func serve(in io.Reader, out io.Writer) {
 	}
 	renders := make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	srv := newServer()
+	// SIGINT and SIGTERM end the context of every request in flight, as they end a `helm` process's:
+	// an upgrade cut short is recorded as failed by Helm instead of being left pending. Requests that
+	// come after still run (gripctl reads the outcome); operations that change something see their
+	// context already ended.
+	root, stop := context.WithCancel(context.Background())
+	defer stop()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stop()
+	}()
 	var wg sync.WaitGroup
 	for {
 		line, err := reader.ReadBytes('\n')
@@ -130,11 +156,18 @@ func serve(in io.Reader, out io.Writer) {
 					write(response{ID: json.RawMessage("null"), Error: "gripctl-helmd: malformed request: " + err.Error(), Exit: 2})
 					return
 				}
+				if req.Op == "cancel" {
+					srv.cancel(req.Request)
+					write(response{ID: req.ID})
+					return
+				}
 				if req.Op == "template" {
 					renders <- struct{}{}
 					defer func() { <-renders }()
 				}
-				write(srv.handle(&req))
+				ctx, done := srv.track(root, req.ID)
+				defer done()
+				write(srv.handle(ctx, &req))
 			}()
 		}
 		if err != nil {
@@ -148,7 +181,7 @@ func serve(in io.Reader, out io.Writer) {
 }
 
 // handle runs one request; a panic in Helm's code becomes that request's error, not the helper's end.
-func (s *server) handle(req *request) (resp response) {
+func (s *server) handle(ctx context.Context, req *request) (resp response) {
 	resp.ID = req.ID
 	defer func() {
 		if p := recover(); p != nil {
@@ -156,10 +189,69 @@ func (s *server) handle(req *request) (resp response) {
 			resp = response{ID: req.ID, Error: fmt.Sprintf("gripctl-helmd: internal error in %s: %v", req.Op, p), Exit: 2}
 		}
 	}()
-	out, err := s.dispatch(req)
+	out, err := s.dispatch(ctx, req)
 	if err != nil {
-		return response{ID: req.ID, Error: err.Error(), Exit: 1}
+		return response{ID: req.ID, Error: err.Error(), Log: req.log.String(), Exit: 1}
 	}
 	resp.Stdout = out
 	return resp
+}
+
+// track gives a request its own context, ended by a "cancel" naming its id or by the helper's stop;
+// done forgets it.
+func (s *server) track(root context.Context, id json.RawMessage) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(root)
+	key := string(id)
+	s.mu.Lock()
+	s.inflight[key] = cancel
+	s.mu.Unlock()
+	return ctx, func() {
+		s.mu.Lock()
+		delete(s.inflight, key)
+		s.mu.Unlock()
+		cancel()
+	}
+}
+
+// cancel ends the context of the request with that id, if it is still in flight.
+func (s *server) cancel(id json.RawMessage) {
+	s.mu.Lock()
+	cancel := s.inflight[string(id)]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// requestLogger is the logger `helm` gives its action configuration (pkg/cmd/root.go logSetup with
+// internal/logging.NewLogger, without --debug: every level but debug, no time), writing to the
+// request's log instead of stderr, so that a failure reads as the helm binary's stderr would.
+func requestLogger(req *request) slog.Handler {
+	return slog.NewTextHandler(&req.log, &slog.HandlerOptions{
+		Level: slog.LevelInfo,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the goroutines of one action.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

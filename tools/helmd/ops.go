@@ -28,16 +28,26 @@ import (
 )
 
 type server struct {
-	mu      sync.Mutex
-	configs map[configKey]*action.Configuration
+	mu       sync.Mutex
+	configs  map[configKey]*action.Configuration
+	getters  map[configKey]*memoryGetter
+	inflight map[string]context.CancelFunc // by request id
 }
 
 func newServer() *server {
-	return &server{configs: map[configKey]*action.Configuration{}}
+	return &server{
+		configs:  map[configKey]*action.Configuration{},
+		getters:  map[configKey]*memoryGetter{},
+		inflight: map[string]context.CancelFunc{},
+	}
 }
 
-func (s *server) dispatch(req *request) (string, error) {
+// dispatch runs one operation; ctx ends when the request is cancelled (op "cancel") or the helper is
+// told to stop (SIGINT, SIGTERM), as the context of a `helm` process ends on those signals.
+func (s *server) dispatch(ctx context.Context, req *request) (string, error) {
 	switch req.Op {
+	case "upgrade":
+		return s.upgrade(ctx, req)
 	case "template":
 		return s.template(req)
 	case "list":
@@ -91,25 +101,10 @@ func (s *server) template(req *request) (string, error) {
 	client.APIVersions = common.VersionSet([]string{})
 	client.IncludeCRDs = req.IncludeCRDs
 
-	stdinURL := ""
-	providers := getter.All(settings)
-	valueOpts := &values.Options{Values: req.Set}
-	for _, f := range req.ValuesFiles {
-		if strings.TrimSpace(f) == "-" {
-			if stdinURL == "" {
-				stdinURL = fmt.Sprintf("%s://%d", stdinScheme, stdinCounter.Add(1))
-				data := req.Stdin
-				providers = append(providers, getter.Provider{
-					Schemes: []string{stdinScheme},
-					New:     func(...getter.Option) (getter.Getter, error) { return bytesGetter{data}, nil },
-				})
-			}
-			f = stdinURL
-		}
-		valueOpts.ValueFiles = append(valueOpts.ValueFiles, f)
-	}
+	providers, stdinURL := valueProviders(settings, req)
+	valueOpts := valueOptions(req, stdinURL)
 
-	rel, err := runInstall([]string{req.Name, req.Chart}, client, valueOpts, settings, providers)
+	rel, err := runInstallContext(context.Background(), []string{req.Name, req.Chart}, client, valueOpts, settings, providers)
 	if err != nil {
 		msg := err.Error()
 		if stdinURL != "" {
@@ -131,9 +126,10 @@ func (s *server) template(req *request) (string, error) {
 	return manifests.String(), nil
 }
 
-// runInstall is pkg/cmd/install.go runInstall for a local chart folder or archive, as gripctl uses:
-// no --devel, no --dependency-update (a chart whose dependencies are missing fails as it does there).
-func runInstall(args []string, client *action.Install, valueOpts *values.Options, settings *cli.EnvSettings, p getter.Providers) (*release.Release, error) {
+// runInstallContext is pkg/cmd/install.go runInstall for a local chart folder or archive, as gripctl
+// uses: no --devel, no --dependency-update (a chart whose dependencies are missing fails as it does
+// there); ctx stands for the context that runInstall cancels on SIGINT and SIGTERM.
+func runInstallContext(ctx context.Context, args []string, client *action.Install, valueOpts *values.Options, settings *cli.EnvSettings, p getter.Providers) (*release.Release, error) {
 	name, chartRef, err := client.NameAndChart(args)
 	if err != nil {
 		return nil, err
@@ -172,7 +168,7 @@ func runInstall(args []string, client *action.Install, valueOpts *values.Options
 
 	client.Namespace = settings.Namespace()
 
-	ri, err := client.RunWithContext(context.Background(), chartRequested, vals)
+	ri, err := client.RunWithContext(ctx, chartRequested, vals)
 	rel, rerr := releaserToV1Release(ri)
 	if rerr != nil {
 		return nil, rerr
@@ -301,6 +297,19 @@ type configKey struct {
 	size, mtime                    int64
 }
 
+// key names the request's cluster connection in `namespace`.
+func (s *server) key(req *request, namespace string) configKey {
+	key := configKey{kubeconfig: req.Kubeconfig, context: req.Context, namespace: namespace, allNamespaces: req.AllNamespaces}
+	path := req.Kubeconfig
+	if path == "" {
+		path = os.Getenv("KUBECONFIG")
+	}
+	if st, err := os.Stat(path); err == nil {
+		key.size, key.mtime = st.Size(), st.ModTime().UnixNano()
+	}
+	return key
+}
+
 // newSettings is cli.New() with the flags gripctl passes: `--kubeconfig` (whose flag default ""
 // replaces $KUBECONFIG in EnvSettings, pkg/cli/environment.go AddFlags), `--kube-context` and
 // `--namespace`.
@@ -327,14 +336,7 @@ func newSettings(req *request) *cli.EnvSettings {
 // NewRootCmd: actionConfig.Init with $HELM_DRIVER), kept for later requests to the same cluster and
 // namespace. Its kube client is shared by concurrent requests, see guardedKube.
 func (s *server) config(req *request, namespace string) (*action.Configuration, error) {
-	key := configKey{kubeconfig: req.Kubeconfig, context: req.Context, namespace: namespace, allNamespaces: req.AllNamespaces}
-	path := req.Kubeconfig
-	if path == "" {
-		path = os.Getenv("KUBECONFIG")
-	}
-	if st, err := os.Stat(path); err == nil {
-		key.size, key.mtime = st.Size(), st.ModTime().UnixNano()
-	}
+	key := s.key(req, namespace)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cfg, ok := s.configs[key]; ok {

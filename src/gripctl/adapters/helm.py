@@ -15,6 +15,8 @@ from typing import Any
 from gripctl.adapters.process import Completed, run, run_async
 from gripctl.errors import ToolError
 
+DESCRIPTION_MAX = 256  # helm rollback refuses longer (action.MaxDescriptionLength); upgrades keep to it
+
 
 @dataclass(frozen=True)
 class KubeTarget:
@@ -99,7 +101,7 @@ async def rollback(
     if revision is not None:
         args.append(str(revision))
     if description:
-        args += ["--description", description[:256]]
+        args += ["--description", description[:DESCRIPTION_MAX]]
     args += [
         "--namespace",
         namespace,
@@ -278,6 +280,22 @@ async def render_release_manifest_async(
 # --- engine (appended for gripctl deploy) -----------------------------------------------------------
 
 
+# The flags of every `helm upgrade --install` gripctl runs, as gripctl-helmd's request fields (the
+# argv below spells the same flags; tests/adapters/test_helmd_upgrade.py holds the two together).
+UPGRADE_FLAGS: dict[str, str | bool] = {
+    "server_side": "true",
+    # The repository is the source of truth: fields changed by hand (`kubectl edit`, `scale`) are
+    # taken back instead of failing the upgrade with a server-side apply conflict. A field another
+    # controller should own (an HPA's replicas) belongs out of the chart (docs/drift.md).
+    "force_conflicts": True,
+    # The API server validates every applied object strictly (helm sends fieldValidation=Strict with
+    # server-side apply); helm's own client-side check only downloads and parses the cluster's OpenAPI
+    # document again, which was ~40% of helm's CPU per upgrade.
+    "disable_openapi_validation": True,
+    "wait": "hookOnly",  # gripctl verifies health itself (engine/verify.py)
+}
+
+
 async def upgrade_install_release(
     name: str,
     chart: Path,
@@ -295,13 +313,7 @@ async def upgrade_install_release(
         "upgrade", "--install", name, str(chart),
         "--namespace", namespace,
         "--server-side=true",
-        # The repository is the source of truth: fields changed by hand (`kubectl edit`, `scale`) are
-        # taken back instead of failing the upgrade with a server-side apply conflict. A field another
-        # controller should own (an HPA's replicas) belongs out of the chart (docs/drift.md).
         "--force-conflicts",
-        # The API server validates every applied object strictly (helm sends fieldValidation=Strict
-        # with server-side apply); helm's own client-side check only downloads and parses the
-        # cluster's OpenAPI document again, which was ~40% of helm's CPU per upgrade.
         "--disable-openapi-validation",
         "--wait=hookOnly",  # `--wait hookOnly` would parse as `--wait` (=watcher) plus a stray argument
         "--timeout", f"{timeout_seconds}s",
@@ -312,7 +324,7 @@ async def upgrade_install_release(
     if create_namespace:
         args.append("--create-namespace")
     if description:
-        args += ["--description", description[:256]]
+        args += ["--description", description[:DESCRIPTION_MAX]]
     out = (await run_async("helm", args, stdin=values.stdin_yaml)).stdout
     data = json.loads(out or "{}")
     return data if isinstance(data, dict) else {}

@@ -1,4 +1,5 @@
-"""The read-only helm calls of observe, through `gripctl-helmd` when it is installed, else the helm binary.
+"""gripctl's helm calls through `gripctl-helmd` when it is installed, else the helm binary: observe's
+reads, and the engine's `helm upgrade --install`.
 
 `gripctl-helmd` (tools/helmd) links Helm's own Go packages at the pinned version and stays running:
 one process per gripctl process instead of one `helm` process per call, whose start-up dominated a
@@ -32,7 +33,7 @@ from typing import Any
 
 from gripctl.adapters import helm
 from gripctl.adapters.helm import HistoryEntry, KubeTarget, Values
-from gripctl.adapters.process import tool_failure
+from gripctl.adapters.process import STOP_GRACE_SECONDS, tool_failure
 from gripctl.adapters.toolchain import find_tool, tool_env
 from gripctl.errors import ToolError, ToolMissingError
 
@@ -49,6 +50,7 @@ class Answer:
     stdout: str
     error: str
     exit: int
+    log: str = ""  # helm's log lines, printed on stderr before "Error: " (upgrades)
 
 
 class HelperGone(ToolError):
@@ -84,6 +86,15 @@ class Helper:
 
     async def call(self, op: str, **fields: Any) -> Answer:
         """Send one request and wait for its answer; cancelling the caller abandons the answer."""
+        return await self._call(op, fields, stop_on_cancel=False)
+
+    async def change(self, op: str, **fields: Any) -> Answer:
+        """`call` for a change to the cluster: a cancelled caller first tells the helper to stop the
+        request and waits up to STOP_GRACE_SECONDS for it to end, as a `helm` process gets SIGTERM and
+        that long to record the release as failed (adapters/process.py)."""
+        return await self._call(op, fields, stop_on_cancel=True)
+
+    async def _call(self, op: str, fields: dict[str, Any], *, stop_on_cancel: bool) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         request_id = next(self._ids)
@@ -103,10 +114,19 @@ class Helper:
                 self._gone = f"{HELPER} stopped taking requests ({type(exc).__name__})"
                 raise HelperGone(self._gone, hint=self._hint()) from None
         try:
-            return await future
+            return await asyncio.shield(future) if stop_on_cancel else await future
+        except asyncio.CancelledError:
+            if stop_on_cancel:
+                await self._stop(request_id, future)
+            raise
         finally:
             with self._lock:
                 self._pending.pop(request_id, None)
+
+    async def _stop(self, request_id: int, future: asyncio.Future[Answer]) -> None:
+        with contextlib.suppress(BaseException):  # gone, or cancelled again: nothing more to wait for
+            await self.call("cancel", request=request_id)
+            await asyncio.wait_for(future, STOP_GRACE_SECONDS)
 
     def close(self) -> None:
         """End the helper: closing its stdin makes it finish what is in flight and exit."""
@@ -117,7 +137,8 @@ class Helper:
                 with contextlib.suppress(OSError):  # it is gone already
                     stdin.close()
         try:
-            self._proc.wait(timeout=5)
+            # A change stopped just before still gets its grace to record its outcome.
+            self._proc.wait(timeout=STOP_GRACE_SECONDS + 5)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
@@ -127,7 +148,10 @@ class Helper:
         for raw in self._proc.stdout:
             try:
                 data = json.loads(raw)
-                answer = Answer(str(data.get("stdout", "")), str(data.get("error", "")), int(data["exit"]))
+                answer = Answer(
+                    str(data.get("stdout", "")), str(data.get("error", "")), int(data["exit"]),
+                    str(data.get("log", "")),
+                )  # fmt: skip
                 request_id = int(data["id"])
             except (ValueError, KeyError, TypeError):
                 continue  # not an answer to anyone: the waiting caller learns of it at EOF
@@ -246,7 +270,7 @@ def _values(values: Values) -> dict[str, Any]:
 def _check(args: Sequence[str], answer: Answer) -> str:
     """The answer's stdout, or the ToolError `adapters.process` raises for the same failed helm call."""
     if answer.exit != 0:
-        raise tool_failure("helm", args, answer.exit, f"Error: {answer.error}")
+        raise tool_failure("helm", args, answer.exit, f"{answer.log}Error: {answer.error}")
     return answer.stdout
 
 
@@ -335,3 +359,41 @@ async def render_release_manifest_async(
         **_values(values),
     )
     return _check(["template", name], answer)
+
+
+async def upgrade_install_release(
+    name: str,
+    chart: Path,
+    namespace: str,
+    values: Values,
+    target: KubeTarget,
+    *,
+    timeout_seconds: int,
+    create_namespace: bool = True,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """As `helm.upgrade_install_release`: `helm upgrade --install` with the same flags; returns helm's
+    release record. Cancelling the caller stops the upgrade as SIGTERM stops `helm` (helm records the
+    release as failed)."""
+    helper = _helper()
+    if helper is None:
+        return await helm.upgrade_install_release(
+            name, chart, namespace, values, target,
+            timeout_seconds=timeout_seconds, create_namespace=create_namespace, description=description,
+        )  # fmt: skip
+    flags: dict[str, Any] = {**helm.UPGRADE_FLAGS, "install": True, "timeout_seconds": timeout_seconds}
+    if create_namespace:
+        flags["create_namespace"] = True
+    if description:
+        flags["description"] = description[: helm.DESCRIPTION_MAX]
+    answer = await helper.change(
+        "upgrade",
+        name=name,
+        chart=str(chart),
+        namespace=namespace,
+        upgrade=flags,
+        **_values(values),
+        **_target(target),
+    )
+    data = json.loads(_check(["upgrade", "--install"], answer) or "{}")
+    return data if isinstance(data, dict) else {}
