@@ -73,7 +73,8 @@ class ClusterPort(Protocol):
 
 
 class HelmCLI:
-    """`HelmPort` over the pinned `helm` binary.
+    """`HelmPort` over the pinned `helm` binary (upgrades and reads through gripctl-helmd when installed,
+    adapters/helmd.py).
 
     While the API server is unreachable (adapters/retry.py), a call is tried again with backoff for up
     to the release's timeout: a read always, a change only when helm stopped at its reachability check
@@ -107,7 +108,7 @@ class HelmCLI:
     ) -> Applied:
         record = await self._riding(
             release,
-            lambda: helm.upgrade_install_release(
+            lambda: helmd.upgrade_install_release(
                 release.name,
                 chart,
                 release.namespace,
