@@ -569,11 +569,23 @@ async def _verify(
     started = time.monotonic()
     deadline = started + timeout_seconds
     targets = targets_of(manifest_text, namespace)
-    baseline = await asyncio.to_thread(take_baseline, kube, view, targets)
     last_reason = ""
 
     def failed(reason: str) -> VerifyResult:
         return VerifyResult(False, reason, time.monotonic() - started, time.time())
+
+    # The baseline reads from etcd itself (not the watch cache): an API server whose etcd is stopped
+    # holds such a read without answering, and the release's timeout must still end its verification.
+    reading = asyncio.ensure_future(asyncio.to_thread(take_baseline, kube, view, targets))
+    done, _ = await asyncio.wait({reading}, timeout=max(deadline - time.monotonic(), 0.0))
+    if not done:
+        reading.add_done_callback(lambda task: task.exception())  # ends on its own; nobody waits
+        outage = view.outage() or await _not_serving(kube)
+        return failed(
+            f"timed out after {timeout_seconds:.0f}s: "
+            + (outage or "the Kubernetes API did not answer a read of the release's workloads")
+        )
+    baseline = reading.result()
 
     while True:
         if signals is not None and signals.failure:
