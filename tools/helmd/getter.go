@@ -1,16 +1,20 @@
 package main
 
-// The cluster connection upgrades share: Helm's own client configuration (pkg/cli EnvSettings: the
-// kubeconfig, context, user agent and retrying transport of `helm`), with discovery kept in memory
-// instead of in ~/.kube/cache, as Flux's helm-controller does for the same reason (a long-lived process
-// using Helm's action package). The `helm` binary builds a new disk-cached discovery client for every
-// call that asks for one and rewrites the cache files after each refresh; here one memory-cached client
-// serves a connection. Nothing is answered from a stale cache that helm would fetch: Helm invalidates
-// discovery before it computes a release's capabilities (action.Configuration.getCapabilities), and
-// the deferred REST mapper refreshes on a kind it does not know, as it does over the disk cache.
+// The cluster connection upgrades share, and what each upgrade sees of it.
+//
+// `helm` builds its clients from genericclioptions.ConfigFlags without persistence: every call for a
+// discovery client or a REST mapper makes a new one over the disk cache in ~/.kube/cache, and a new
+// disk-cached client counts as fresh only for what it fetched itself. So a REST mapper that misses a
+// kind (a CRD installed a moment ago, by this release's crds/ or by the release before it) drops what
+// it read from disk, discovers again and retries. Here the discovery documents are kept in memory, in
+// one cache per connection (Flux's helm-controller, a long-lived user of Helm's action package, keeps
+// them in memory too), and each upgrade gets a view of that cache with the disk client's freshness
+// rule: a view is fresh only after it invalidated the cache itself. Its REST mappers are new on every
+// call, as ConfigFlags' are, so a miss of a cached mapping discovers again exactly when helm would.
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -21,62 +25,94 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-type memoryGetter struct {
-	flags genericclioptions.RESTClientGetter // helm's ConfigFlags for this connection
+// connection is one cluster (kubeconfig, context, namespace): helm's ConfigFlags and the discovery
+// cache its upgrades share.
+type connection struct {
+	flags genericclioptions.RESTClientGetter
 
 	once      sync.Once
 	err       error
 	discovery discovery.CachedDiscoveryInterface
-	mapper    meta.RESTMapper
 }
 
-var _ genericclioptions.RESTClientGetter = (*memoryGetter)(nil)
-
-func (g *memoryGetter) ToRESTConfig() (*rest.Config, error) { return g.flags.ToRESTConfig() }
-
-func (g *memoryGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
-	return g.flags.ToRawKubeConfigLoader()
-}
-
-func (g *memoryGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
-	g.init()
-	return g.discovery, g.err
-}
-
-func (g *memoryGetter) ToRESTMapper() (meta.RESTMapper, error) {
-	g.init()
-	return g.mapper, g.err
-}
-
-func (g *memoryGetter) init() {
-	g.once.Do(func() {
-		config, err := g.flags.ToRESTConfig()
+func (c *connection) cache() (discovery.CachedDiscoveryInterface, error) {
+	c.once.Do(func() {
+		config, err := c.flags.ToRESTConfig()
 		if err != nil {
-			g.err = err
+			c.err = err
 			return
 		}
-		// Helm's QPS setting (newSettings) applies to discovery too: a process per call never waits on
-		// a client-side limit, so neither does a connection that serves a whole run.
+		// No client-side rate limit (newSettings): a process per call never waits on one.
 		client, err := discovery.NewDiscoveryClientForConfig(config)
 		if err != nil {
-			g.err = err
+			c.err = err
 			return
 		}
-		g.discovery = memory.NewMemCacheClient(client)
-		// ConfigFlags.toRESTMapper, without its warning printer (helm sets none).
-		g.mapper = restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(g.discovery), g.discovery, func(string) {})
+		c.discovery = memory.NewMemCacheClient(client)
 	})
+	return c.discovery, c.err
 }
 
-// restClientGetter is the shared connection for the request's cluster and namespace.
+// requestGetter is one upgrade's RESTClientGetter over its connection.
+type requestGetter struct {
+	conn *connection
+
+	once sync.Once
+	view *discoveryView
+}
+
+var _ genericclioptions.RESTClientGetter = (*requestGetter)(nil)
+
+func (g *requestGetter) ToRESTConfig() (*rest.Config, error) { return g.conn.flags.ToRESTConfig() }
+
+func (g *requestGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	return g.conn.flags.ToRawKubeConfigLoader()
+}
+
+func (g *requestGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	shared, err := g.conn.cache()
+	if err != nil {
+		return nil, err
+	}
+	g.once.Do(func() { g.view = &discoveryView{CachedDiscoveryInterface: shared} })
+	return g.view, nil
+}
+
+// ToRESTMapper is ConfigFlags.toRESTMapper (without its warning printer: helm sets none), new on every
+// call as it is there.
+func (g *requestGetter) ToRESTMapper() (meta.RESTMapper, error) {
+	dc, err := g.ToDiscoveryClient()
+	if err != nil {
+		return nil, err
+	}
+	return restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(dc), dc, func(string) {}), nil
+}
+
+// discoveryView is the shared cache as one upgrade sees it: Fresh (what the deferred REST mapper asks
+// before it gives up on a kind) only once this upgrade has invalidated the cache, as a disk-cached
+// client is fresh only for the files it wrote itself.
+type discoveryView struct {
+	discovery.CachedDiscoveryInterface
+	fresh atomic.Bool
+}
+
+func (v *discoveryView) Fresh() bool { return v.fresh.Load() }
+
+func (v *discoveryView) Invalidate() {
+	v.CachedDiscoveryInterface.Invalidate()
+	v.fresh.Store(true)
+}
+
+// restClientGetter is a new getter for one upgrade over the shared connection of its cluster and
+// namespace. Nothing is read yet: a kubeconfig that does not work fails where it fails under helm.
 func (s *server) restClientGetter(req *request) genericclioptions.RESTClientGetter {
 	key := s.key(req, req.Namespace)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g, ok := s.getters[key]; ok {
-		return g
+	conn, ok := s.connections[key]
+	if !ok {
+		conn = &connection{flags: newSettings(req).RESTClientGetter()}
+		s.connections[key] = conn
 	}
-	g := &memoryGetter{flags: newSettings(req).RESTClientGetter()}
-	s.getters[key] = g
-	return g
+	return &requestGetter{conn: conn}
 }

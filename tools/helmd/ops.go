@@ -28,17 +28,17 @@ import (
 )
 
 type server struct {
-	mu       sync.Mutex
-	configs  map[configKey]*action.Configuration
-	getters  map[configKey]*memoryGetter
-	inflight map[string]context.CancelFunc // by request id
+	mu          sync.Mutex
+	configs     map[configKey]*action.Configuration
+	connections map[configKey]*connection     // upgrades' (getter.go)
+	inflight    map[string]context.CancelFunc // by request id
 }
 
 func newServer() *server {
 	return &server{
-		configs:  map[configKey]*action.Configuration{},
-		getters:  map[configKey]*memoryGetter{},
-		inflight: map[string]context.CancelFunc{},
+		configs:     map[configKey]*action.Configuration{},
+		connections: map[configKey]*connection{},
+		inflight:    map[string]context.CancelFunc{},
 	}
 }
 
