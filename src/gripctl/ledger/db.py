@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DATABASE_URL_ENV = "GRIPCTL_DATABASE_URL"
 READONLY = "gripctl_readonly"  # connection execution option: a transaction that only reads
+TIMELINE = "gripctl_timeline"  # connection execution option: a timeline event, committed without fsync
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: PostgreSQL advisory lock key that serialises concurrent first-time migrations.
 _MIGRATION_LOCK_KEY = 0x67726970
@@ -147,8 +148,13 @@ def _sqlite_on_begin(conn: Connection) -> None:
     # would otherwise fail with "database is locked" instead of waiting their turn. Read-only work
     # (metrics, listings) sets the READONLY execution option and starts a plain BEGIN, which never waits
     # for, nor blocks, a writer in WAL mode.
-    readonly = conn.get_execution_options().get(READONLY, False)
-    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+    options = conn.get_execution_options()
+    # A timeline event is committed to the WAL without waiting for the disk (synchronous=NORMAL): it
+    # survives gripctl being killed, and the next commit of anything else (a write-ahead action, a
+    # run's outcome: synchronous=FULL) syncs it with its own. One fsync per event, thousands in a run of
+    # 300 releases, held the engine's event loop for seconds (docs/performance.md).
+    conn.exec_driver_sql("PRAGMA synchronous=NORMAL" if options.get(TIMELINE) else "PRAGMA synchronous=FULL")
+    conn.exec_driver_sql("BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE")
 
 
 class _SchemaTooNew(Exception):
@@ -237,6 +243,9 @@ class LedgerBase:
         self._read_sessions = sessionmaker(
             engine.execution_options(**{READONLY: True}), expire_on_commit=False
         )
+        self._timeline_sessions = sessionmaker(
+            engine.execution_options(**{TIMELINE: True}), expire_on_commit=False
+        )
 
     @property
     def url(self) -> str:
@@ -257,10 +266,15 @@ class LedgerBase:
         self.close()
 
     @contextmanager
-    def _tx(self, *, read: bool = False) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on any exception."""
+    def _tx(self, *, read: bool = False, timeline: bool = False) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any exception. `timeline`: an event
+        that need not reach the disk before the call returns, only before the next other commit."""
+        sessions = self._read_sessions if read else self._timeline_sessions if timeline else self._sessions
         try:
-            with (self._read_sessions if read else self._sessions)() as session, session.begin():
+            with sessions() as session, session.begin():
+                if timeline and self.engine.dialect.name == "postgresql":
+                    # PostgreSQL's own form of the same: this commit does not wait for its WAL flush.
+                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield session
         except OperationalError as exc:
             # Server gone, connection dropped, or SQLite still locked after the busy timeout.

@@ -336,7 +336,7 @@ class RunRecords(LedgerBase):
         row = t.Event(
             run_id=run_id, kind=kind, message=message, release_id=release_id, data=data, ts=self.clock()
         )
-        with self._tx() as s:
+        with self._tx(timeline=True) as s:
             s.add(row)
             s.flush()
             return row.id
