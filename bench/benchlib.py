@@ -15,9 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "engine"))
@@ -208,3 +209,26 @@ def median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def wait_gone(present: Callable[[], Any], what: str, timeout: float = 300) -> None:
+    """Poll until `present()` is falsy; a benchmark that cannot clean up stops (SystemExit)."""
+    deadline = time.monotonic() + timeout
+    while present():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} still there after {timeout:.0f}s")
+        time.sleep(1)
+
+
+def settle(kube: Any, timeout: float = 600) -> None:
+    """Wait until no namespace is being deleted: a namespace of 300 releases takes the cluster a minute or
+    more to empty, and a measurement taken meanwhile shares the two cores with that garbage collection."""
+    started = time.monotonic()
+
+    def terminating() -> list[str]:
+        items = (kube.get_at("/api/v1/namespaces") or {}).get("items") or []
+        return [n["metadata"]["name"] for n in items if (n.get("status") or {}).get("phase") == "Terminating"]
+
+    wait_gone(terminating, "namespaces being deleted", timeout)
+    if (waited := time.monotonic() - started) >= 1:
+        print(f"  (waited {waited:.0f}s for the cluster to finish deleting namespaces)", flush=True)

@@ -33,13 +33,11 @@ import asyncio
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from benchlib import GRIPCTL, ROOT, load, median, release_id, run_cli, synthetic
+from benchlib import GRIPCTL, ROOT, load, median, release_id, run_cli, synthetic, wait_gone
 from gripctl.adapters import helm
 from gripctl.adapters import sandbox as sandbox_adapter
 from gripctl.adapters.kube import Kube
@@ -268,14 +266,6 @@ async def uninstall_all(platform: Platform) -> None:
     kube = Kube(target)
     namespaces = {r.namespace for r in platform.releases.values()}
     wait_gone(lambda: any(kube.list_objects("Pod", ns)[0] for ns in namespaces), "the example's pods")
-
-
-def wait_gone(present: Callable[[], Any], what: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while present():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} still there after {timeout:.0f}s")
-        time.sleep(1)
 
 
 def cli_env(info: sandbox_adapter.SandboxInfo) -> dict[str, str]:

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib import GRIPCTL, ROOT, Proc, load, median, run_cli, synthetic
+from benchlib import GRIPCTL, ROOT, Proc, load, median, run_cli, settle, synthetic, wait_gone
 from gripctl.adapters import sandbox as sandbox_adapter
 from gripctl.adapters.kube import Kube
 from gripctl.adapters.process import run_async
@@ -122,7 +122,8 @@ async def uninstall(platform: Platform, release_ids: list[str]) -> None:
         )  # fmt: skip
 
 
-def measure(row: Row, root: Path, environment: str, rounds: int, env: dict[str, str]) -> None:
+def measure(row: Row, root: Path, environment: str, rounds: int, env: dict[str, str], kube: Kube) -> None:
+    settle(kube)
     row.load = load()
     first = run_cli(gripctl(root, "deploy", "-e", environment), env=env, name="gripctl").check()
     row.deploy = first.seconds
@@ -169,7 +170,7 @@ def bench_synthetic(n: int, tmp: Path, info: sandbox_adapter.SandboxInfo, args: 
     platform = load_platform(root, sp.environment)
     row = Row(f"synthetic-{n}", n, args.concurrency)
     try:
-        measure(row, root, sp.environment, args.rounds, cli_env())
+        measure(row, root, sp.environment, args.rounds, cli_env(), Kube(target_for(platform)))
         graph = Graph.from_platform(platform)
         row.chain = graph.critical_path({rid: 1.0 for rid in sp.ids})
         asyncio.run(uninstall(platform, row.chain))
@@ -180,7 +181,9 @@ def bench_synthetic(n: int, tmp: Path, info: sandbox_adapter.SandboxInfo, args: 
         row.helm_cpu = sum(cpu) / len(cpu)
         row.cpu_bound = n * row.helm_cpu / (os.cpu_count() or 1)
     finally:
-        Kube(target_for(platform)).delete("Namespace", None, namespace)
+        kube = Kube(target_for(platform))
+        kube.delete("Namespace", None, namespace)
+        wait_gone(lambda: kube.get("Namespace", None, namespace) is not None, f"namespace {namespace}")
     return row
 
 
@@ -194,7 +197,7 @@ def bench_example(tmp: Path, args: argparse.Namespace) -> Row:
     concurrency = platform.environment.concurrency or 4
     row = Row("webgrip (example)", len(ids), concurrency)
     asyncio.run(uninstall(platform, ids))
-    measure(row, copy, "staging", args.rounds, env)
+    measure(row, copy, "staging", args.rounds, env, Kube(target_for(platform)))
     asyncio.run(uninstall(platform, ids))
     cpu: list[float] = []
     row.helm_times = asyncio.run(helm_install_seconds(platform, ids, cpu))
