@@ -3,7 +3,7 @@
 # directory to put first on PATH.
 #
 # Each component (helm, sops+age, kwok, etcd, kube, ...) is built into its own cache directory, keyed by
-# its own recipe (packages and versions, linker flags), its wrapper module's go.mod/go.sum and the Go
+# its own recipe (packages and versions, linker flags), its wrapper module's go.mod/go.sum/*.go and the Go
 # version: a new or changed pin builds only its component. The printed directory holds symlinks to the
 # components' binaries and is keyed by all inputs together, so a warm run is one hash and one stat.
 #
