@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -303,3 +304,29 @@ async def test_kinds_of_crds_installed_meanwhile_are_found_as_helm_finds_them(
             except k8s.ApiException as exc:
                 if exc.status != 404:
                     raise
+
+
+async def test_a_cancel_that_overtakes_its_upgrade_still_stops_it(
+    tmp_path: Path, kube_target: KubeTarget, namespace: str
+) -> None:
+    """Requests start in goroutines of their own, so a cancel can be handled before the request it
+    names: the helper keeps it, and the upgrade starts already stopped (helm records it failed)."""
+    helper = require_helper()
+    chart = small(tmp_path / "overtaken", {"templates/cm.yaml": CHART["templates/cm.yaml"]})
+    upgrade = {
+        "id": 7, "op": "upgrade", "name": "overtaken", "chart": str(chart), "namespace": namespace,
+        "upgrade": {**helm.UPGRADE_FLAGS, "install": True, "timeout_seconds": 60},
+        "kubeconfig": str(kube_target.kubeconfig), "context": kube_target.context,
+    }  # fmt: skip
+    lines = [{"id": 6, "op": "cancel", "request": 7}, upgrade]
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [helper.path],
+        input="".join(json.dumps(line) + "\n" for line in lines).encode(),
+        capture_output=True,
+        timeout=120,
+    )
+    answers = {a["id"]: a for a in map(json.loads, proc.stdout.decode().splitlines())}
+    assert answers[6]["exit"] == 0, answers
+    assert answers[7]["exit"] == 1 and "context canceled" in answers[7]["error"], answers
+    assert [h.status for h in await helmd.history("overtaken", namespace, kube_target)] == ["failed"]

@@ -204,6 +204,10 @@ func (s *server) track(root context.Context, id json.RawMessage) (context.Contex
 	key := string(id)
 	s.mu.Lock()
 	s.inflight[key] = cancel
+	if _, early := s.cancelled[key]; early {
+		delete(s.cancelled, key)
+		cancel()
+	}
 	s.mu.Unlock()
 	return ctx, func() {
 		s.mu.Lock()
@@ -213,10 +217,15 @@ func (s *server) track(root context.Context, id json.RawMessage) (context.Contex
 	}
 }
 
-// cancel ends the context of the request with that id, if it is still in flight.
+// cancel ends the context of the request with that id. Requests are read in order but start in their
+// own goroutines, so a cancel can come before its request is tracked: it is kept for track to find.
+// (One that comes after its request was answered stays kept; ids are never reused.)
 func (s *server) cancel(id json.RawMessage) {
 	s.mu.Lock()
 	cancel := s.inflight[string(id)]
+	if cancel == nil {
+		s.cancelled[string(id)] = struct{}{}
+	}
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()

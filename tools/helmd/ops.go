@@ -32,6 +32,7 @@ type server struct {
 	configs     map[configKey]*action.Configuration
 	connections map[configKey]*connection     // upgrades' (getter.go)
 	inflight    map[string]context.CancelFunc // by request id
+	cancelled   map[string]struct{}           // cancels that came before their request started
 }
 
 func newServer() *server {
@@ -39,6 +40,7 @@ func newServer() *server {
 		configs:     map[configKey]*action.Configuration{},
 		connections: map[configKey]*connection{},
 		inflight:    map[string]context.CancelFunc{},
+		cancelled:   map[string]struct{}{},
 	}
 }
 
