@@ -315,7 +315,7 @@ async def test_a_cancel_that_overtakes_its_upgrade_still_stops_it(
     chart = small(tmp_path / "overtaken", {"templates/cm.yaml": CHART["templates/cm.yaml"]})
     upgrade = {
         "id": 7, "op": "upgrade", "name": "overtaken", "chart": str(chart), "namespace": namespace,
-        "upgrade": {**helm.UPGRADE_FLAGS, "install": True, "timeout_seconds": 60},
+        "upgrade": helm.upgrade_flags(timeout_seconds=60, create_namespace=False, description=None),
         "kubeconfig": str(kube_target.kubeconfig), "context": kube_target.context,
     }  # fmt: skip
     lines = [{"id": 6, "op": "cancel", "request": 7}, upgrade]

@@ -82,6 +82,38 @@ func (g bytesGetter) Get(_ string, _ ...getter.Option) (*bytes.Buffer, error) {
 	return bytes.NewBuffer(bytes.Clone(g.data)), nil
 }
 
+// valueInputs is `--values F... --set K=V...` for MergeValues: getter.All(settings) plus, when the
+// request has values for `--values -`, a getter that hands them over from memory (see stdinScheme),
+// and the options naming them by stdinURL ("" without them).
+func valueInputs(settings *cli.EnvSettings, req *request) (getter.Providers, *values.Options, string) {
+	providers := getter.All(settings)
+	valueOpts := &values.Options{Values: req.Set}
+	stdinURL := ""
+	for _, f := range req.ValuesFiles {
+		if strings.TrimSpace(f) == "-" {
+			if stdinURL == "" {
+				stdinURL = fmt.Sprintf("%s://%d", stdinScheme, stdinCounter.Add(1))
+				data := req.Stdin
+				providers = append(providers, getter.Provider{
+					Schemes: []string{stdinScheme},
+					New:     func(...getter.Option) (getter.Getter, error) { return bytesGetter{data}, nil },
+				})
+			}
+			f = stdinURL
+		}
+		valueOpts.ValueFiles = append(valueOpts.ValueFiles, f)
+	}
+	return providers, valueOpts, stdinURL
+}
+
+// withStdin names the request's values "-" in an error, as helm names `--values -`.
+func withStdin(err error, stdinURL string) error {
+	if err == nil || stdinURL == "" {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), stdinURL, "-"))
+}
+
 func (s *server) template(req *request) (string, error) {
 	settings := newSettings(req)
 	cfg := action.NewConfiguration()
@@ -103,15 +135,11 @@ func (s *server) template(req *request) (string, error) {
 	client.APIVersions = common.VersionSet([]string{})
 	client.IncludeCRDs = req.IncludeCRDs
 
-	providers, stdinURL := valueProviders(settings, req)
-	valueOpts := valueOptions(req, stdinURL)
+	providers, valueOpts, stdinURL := valueInputs(settings, req)
 
 	rel, err := runInstallContext(context.Background(), []string{req.Name, req.Chart}, client, valueOpts, settings, providers)
 	if err != nil {
-		msg := err.Error()
-		if stdinURL != "" {
-			msg = strings.ReplaceAll(msg, stdinURL, "-")
-		}
+		msg := withStdin(err, stdinURL).Error()
 		if rel != nil {
 			return "", fmt.Errorf("%s\n\nUse --debug flag to render out invalid YAML", msg)
 		}

@@ -12,15 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart"
 	"helm.sh/helm/v4/pkg/chart/loader"
-	"helm.sh/helm/v4/pkg/cli"
-	"helm.sh/helm/v4/pkg/cli/values"
-	"helm.sh/helm/v4/pkg/getter"
 	"helm.sh/helm/v4/pkg/kube"
 	ri "helm.sh/helm/v4/pkg/release"
 	"helm.sh/helm/v4/pkg/release/common"
@@ -33,14 +29,14 @@ const cliDefaultStatusComputeWorkers = 8
 
 // upgradeFlags are the `helm upgrade` flags a request may set, by flag name.
 type upgradeFlags struct {
-	Install                  bool    `json:"install,omitempty"`                    // --install
-	CreateNamespace          bool    `json:"create_namespace,omitempty"`           // --create-namespace
-	ServerSide               string  `json:"server_side,omitempty"`                // --server-side (default "auto")
-	ForceConflicts           bool    `json:"force_conflicts,omitempty"`            // --force-conflicts
-	DisableOpenAPIValidation bool    `json:"disable_openapi_validation,omitempty"` // --disable-openapi-validation
-	Wait                     string  `json:"wait,omitempty"`                       // --wait=STRATEGY (default hookOnly)
-	TimeoutSeconds           float64 `json:"timeout_seconds,omitempty"`            // --timeout (default 300s)
-	Description              string  `json:"description,omitempty"`                // --description
+	Install                  bool   `json:"install,omitempty"`                    // --install
+	CreateNamespace          bool   `json:"create_namespace,omitempty"`           // --create-namespace
+	ServerSide               string `json:"server_side,omitempty"`                // --server-side (default "auto")
+	ForceConflicts           bool   `json:"force_conflicts,omitempty"`            // --force-conflicts
+	DisableOpenAPIValidation bool   `json:"disable_openapi_validation,omitempty"` // --disable-openapi-validation
+	Wait                     string `json:"wait,omitempty"`                       // --wait=STRATEGY (default hookOnly)
+	Timeout                  string `json:"timeout,omitempty"`                    // --timeout=DURATION (default 300s)
+	Description              string `json:"description,omitempty"`                // --description
 }
 
 func (s *server) upgrade(ctx context.Context, req *request) (string, error) {
@@ -67,8 +63,12 @@ func (s *server) upgrade(ctx context.Context, req *request) (string, error) {
 	}
 	client.DisableOpenAPIValidation = f.DisableOpenAPIValidation
 	client.Timeout = 300 * time.Second
-	if f.TimeoutSeconds > 0 {
-		client.Timeout = time.Duration(f.TimeoutSeconds * float64(time.Second))
+	if f.Timeout != "" {
+		timeout, err := time.ParseDuration(f.Timeout)
+		if err != nil {
+			return "", fmt.Errorf("invalid argument %q for \"--timeout\" flag: %w", f.Timeout, err)
+		}
+		client.Timeout = timeout
 	}
 	client.MaxHistory = settings.MaxHistory
 	client.Description = f.Description
@@ -85,14 +85,7 @@ func (s *server) upgrade(ctx context.Context, req *request) (string, error) {
 	// RunE.
 	client.Namespace = settings.Namespace()
 	client.DryRunStrategy = action.DryRunNone
-	providers, stdinURL := valueProviders(settings, req)
-	valueOpts := valueOptions(req, stdinURL)
-	withStdin := func(err error) error {
-		if err == nil || stdinURL == "" {
-			return err
-		}
-		return errors.New(strings.ReplaceAll(err.Error(), stdinURL, "-"))
-	}
+	providers, valueOpts, stdinURL := valueInputs(settings, req)
 
 	if client.Install {
 		histClient := action.NewHistory(cfg)
@@ -133,7 +126,7 @@ func (s *server) upgrade(ctx context.Context, req *request) (string, error) {
 
 			rel, err := runInstallContext(ctx, []string{req.Name, req.Chart}, instClient, valueOpts, settings, providers)
 			if err != nil {
-				return "", withStdin(err)
+				return "", withStdin(err, stdinURL)
 			}
 			return encodeJSON(rel) // statusPrinter.WriteJSON
 		} else if err != nil {
@@ -147,7 +140,7 @@ func (s *server) upgrade(ctx context.Context, req *request) (string, error) {
 	}
 	vals, err := valueOpts.MergeValues(providers)
 	if err != nil {
-		return "", withStdin(err)
+		return "", withStdin(err, stdinURL)
 	}
 	ch, err := loader.Load(chartPath)
 	if err != nil {
@@ -181,34 +174,4 @@ func isReleaseUninstalled(versionsi []ri.Releaser) bool {
 		return false
 	}
 	return len(versions) > 0 && versions[len(versions)-1].Info.Status == common.StatusUninstalled
-}
-
-// valueProviders is getter.All(settings) plus, when the request has values for `--values -`, a getter
-// that hands them to MergeValues from memory (see stdinScheme); stdinURL is "" without them.
-func valueProviders(settings *cli.EnvSettings, req *request) (getter.Providers, string) {
-	providers := getter.All(settings)
-	for _, f := range req.ValuesFiles {
-		if strings.TrimSpace(f) == "-" {
-			stdinURL := fmt.Sprintf("%s://%d", stdinScheme, stdinCounter.Add(1))
-			data := req.Stdin
-			providers = append(providers, getter.Provider{
-				Schemes: []string{stdinScheme},
-				New:     func(...getter.Option) (getter.Getter, error) { return bytesGetter{data}, nil },
-			})
-			return providers, stdinURL
-		}
-	}
-	return providers, ""
-}
-
-// valueOptions is `--values F... --set K=V...` with "-" standing for the request's stdin.
-func valueOptions(req *request, stdinURL string) *values.Options {
-	valueOpts := &values.Options{Values: req.Set}
-	for _, f := range req.ValuesFiles {
-		if strings.TrimSpace(f) == "-" {
-			f = stdinURL
-		}
-		valueOpts.ValueFiles = append(valueOpts.ValueFiles, f)
-	}
-	return valueOpts
 }

@@ -280,20 +280,39 @@ async def render_release_manifest_async(
 # --- engine (appended for gripctl deploy) -----------------------------------------------------------
 
 
-# The flags of every `helm upgrade --install` gripctl runs, as gripctl-helmd's request fields (the
-# argv below spells the same flags; tests/adapters/test_helmd_upgrade.py holds the two together).
-UPGRADE_FLAGS: dict[str, str | bool] = {
-    "server_side": "true",
-    # The repository is the source of truth: fields changed by hand (`kubectl edit`, `scale`) are
-    # taken back instead of failing the upgrade with a server-side apply conflict. A field another
-    # controller should own (an HPA's replicas) belongs out of the chart (docs/drift.md).
-    "force_conflicts": True,
-    # The API server validates every applied object strictly (helm sends fieldValidation=Strict with
-    # server-side apply); helm's own client-side check only downloads and parses the cluster's OpenAPI
-    # document again, which was ~40% of helm's CPU per upgrade.
-    "disable_openapi_validation": True,
-    "wait": "hookOnly",  # gripctl verifies health itself (engine/verify.py)
-}
+def upgrade_flags(
+    *, timeout_seconds: int, create_namespace: bool, description: str | None
+) -> dict[str, str | bool]:
+    """The flags of every `helm upgrade --install` gripctl runs, by name (`_` for `-`): the helm binary's
+    argv (`flag_args`) and gripctl-helmd's request (adapters/helmd.py) are both made from them."""
+    flags: dict[str, str | bool] = {
+        "install": True,
+        "server_side": "true",
+        # The repository is the source of truth: fields changed by hand (`kubectl edit`, `scale`) are
+        # taken back instead of failing the upgrade with a server-side apply conflict. A field another
+        # controller should own (an HPA's replicas) belongs out of the chart (docs/drift.md).
+        "force_conflicts": True,
+        # The API server validates every applied object strictly (helm sends fieldValidation=Strict
+        # with server-side apply); helm's own client-side check only downloads and parses the
+        # cluster's OpenAPI document again, which was ~40% of helm's CPU per upgrade.
+        "disable_openapi_validation": True,
+        "wait": "hookOnly",  # gripctl verifies health itself (engine/verify.py)
+        "timeout": f"{timeout_seconds}s",
+    }
+    if create_namespace:
+        flags["create_namespace"] = True
+    if description:
+        flags["description"] = description[:DESCRIPTION_MAX]
+    return flags
+
+
+def flag_args(flags: dict[str, str | bool]) -> list[str]:
+    """`--name` for a flag that is on, `--name=value` otherwise: `--wait hookOnly` would parse as `--wait`
+    (=watcher) plus a stray argument."""
+    return [
+        f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}")
+        for name, value in flags.items()
+    ]
 
 
 async def upgrade_install_release(
@@ -309,22 +328,16 @@ async def upgrade_install_release(
 ) -> dict[str, Any]:
     """`upgrade_install` with `--output json`: returns helm's release record (`version` is the new
     revision, `manifest` the applied objects), saving a `helm get manifest` per deploy."""
+    flags = upgrade_flags(
+        timeout_seconds=timeout_seconds, create_namespace=create_namespace, description=description
+    )
     args = [
-        "upgrade", "--install", name, str(chart),
+        "upgrade", *flag_args(flags), name, str(chart),
         "--namespace", namespace,
-        "--server-side=true",
-        "--force-conflicts",
-        "--disable-openapi-validation",
-        "--wait=hookOnly",  # `--wait hookOnly` would parse as `--wait` (=watcher) plus a stray argument
-        "--timeout", f"{timeout_seconds}s",
         "--output", "json",
         *values.args(),
         *target.args(),
     ]  # fmt: skip
-    if create_namespace:
-        args.append("--create-namespace")
-    if description:
-        args += ["--description", description[:DESCRIPTION_MAX]]
     out = (await run_async("helm", args, stdin=values.stdin_yaml)).stdout
     data = json.loads(out or "{}")
     return data if isinstance(data, dict) else {}

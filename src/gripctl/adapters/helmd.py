@@ -381,17 +381,14 @@ async def upgrade_install_release(
             name, chart, namespace, values, target,
             timeout_seconds=timeout_seconds, create_namespace=create_namespace, description=description,
         )  # fmt: skip
-    flags: dict[str, Any] = {**helm.UPGRADE_FLAGS, "install": True, "timeout_seconds": timeout_seconds}
-    if create_namespace:
-        flags["create_namespace"] = True
-    if description:
-        flags["description"] = description[: helm.DESCRIPTION_MAX]
     answer = await helper.change(
         "upgrade",
         name=name,
         chart=str(chart),
         namespace=namespace,
-        upgrade=flags,
+        upgrade=helm.upgrade_flags(
+            timeout_seconds=timeout_seconds, create_namespace=create_namespace, description=description
+        ),
         **_values(values),
         **_target(target),
     )
