@@ -149,12 +149,15 @@ def _sqlite_on_begin(conn: Connection) -> None:
     # (metrics, listings) sets the READONLY execution option and starts a plain BEGIN, which never waits
     # for, nor blocks, a writer in WAL mode.
     options = conn.get_execution_options()
+    if options.get(READONLY, False):
+        conn.exec_driver_sql("BEGIN")
+        return
     # A timeline event is committed to the WAL without waiting for the disk (synchronous=NORMAL): it
     # survives gripctl being killed, and the next commit of anything else (a write-ahead action, a
     # run's outcome: synchronous=FULL) syncs it with its own. One fsync per event, thousands in a run of
     # 300 releases, held the engine's event loop for seconds (docs/performance.md).
     conn.exec_driver_sql("PRAGMA synchronous=NORMAL" if options.get(TIMELINE) else "PRAGMA synchronous=FULL")
-    conn.exec_driver_sql("BEGIN" if options.get(READONLY, False) else "BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class _SchemaTooNew(Exception):
