@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT / "tests" / "engine"))
 
 from engine_platforms import SynthPlatform, make_platform  # noqa: E402
 
+from gripctl.adapters.kube import Kube  # noqa: E402
+
 GRIPCTL = str(ROOT / ".venv" / "bin" / "gripctl")
 SAMPLE_SECONDS = 0.05
 
@@ -220,7 +222,7 @@ def wait_gone(present: Callable[[], Any], what: str, timeout: float = 300) -> No
         time.sleep(1)
 
 
-def settle(kube: Any, timeout: float = 600) -> None:
+def settle(kube: Kube, timeout: float = 600) -> None:
     """Wait until no namespace is being deleted: a namespace of 300 releases takes the cluster a minute or
     more to empty, and a measurement taken meanwhile shares the two cores with that garbage collection."""
     started = time.monotonic()
